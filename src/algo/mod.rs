@@ -1,0 +1,2 @@
+//! The iceberg state machine, the slice scheduler and pre-trade risk.
+#![forbid(unsafe_code)]

@@ -1,0 +1,681 @@
+//! The appliance's TOML configuration.
+//!
+//! Every capacity is explicit: pools, books, rings and queues are sized from
+//! here at start-up and never grow. [`Config::validate`] checks what serde
+//! cannot (zero capacities, inverted ranges, unparsable addresses) and names
+//! the offending key. An unknown key is an error, not a silent default.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Errors loading or validating a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has wrong types / unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The path.
+        path: PathBuf,
+        /// What toml said.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid {
+        /// The dotted key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// The whole appliance configuration.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The hot thread.
+    pub engine: EngineConfig,
+    /// Pool capacities.
+    pub pools: PoolConfig,
+    /// Order-book capacities.
+    pub book: BookConfig,
+    /// The NIC backend.
+    pub nic: NicConfig,
+    /// floe's own addresses.
+    pub net: NetConfig,
+    /// Market data.
+    pub feed: FeedConfig,
+    /// Order entry.
+    pub order: OrderConfig,
+    /// Pre-trade risk.
+    pub risk: RiskConfig,
+    /// The journal.
+    pub journal: JournalConfig,
+    /// REST API and metrics.
+    pub control: ControlConfig,
+}
+
+/// How the hot thread waits when a duty cycle found no work.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdleStrategy {
+    /// Busy-spin (`spin_loop` hint): isolated bare-metal cores only.
+    Spin,
+    /// Spin a while, then `yield_now`: shared cores, CI.
+    #[default]
+    SpinYield,
+    /// Spin, yield, then park for a short bounded time.
+    Park,
+}
+
+/// The hot thread.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// CPU the hot thread is pinned to; `None` leaves it unpinned.
+    pub core: Option<usize>,
+    /// Idle strategy.
+    pub idle: IdleStrategy,
+    /// Control commands drained per duty cycle at most.
+    pub command_drain_limit: usize,
+    /// Frames taken from the NIC per burst.
+    pub rx_burst: usize,
+    /// Split mode: run the feed handler on this second core and hand book
+    /// events over an SPSC ring; `None` = one thread does everything.
+    pub feed_core: Option<usize>,
+    /// Capacity of the feed → engine ring in split mode (power of two).
+    pub feed_ring: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            core: None,
+            idle: IdleStrategy::SpinYield,
+            command_drain_limit: 64,
+            rx_burst: 32,
+            feed_core: None,
+            feed_ring: 4096,
+        }
+    }
+}
+
+/// Pool capacities: each the upper bound of live objects of its kind.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    /// Parent (algo) orders alive at once, including finished ones kept for queries.
+    pub parents: usize,
+    /// Child orders alive at once (≤ 1 live per parent, plus those awaiting
+    /// cancel confirmation or late fills).
+    pub children: usize,
+    /// Engine timers (one refresh delay per parent, plus session timers).
+    pub timers: usize,
+    /// Entries in the client_order_id idempotency index.
+    pub client_order_ids: usize,
+    /// Commands queued from the control plane to the engine.
+    pub command_queue: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            parents: 1024,
+            children: 4096,
+            timers: 2048,
+            client_order_ids: 4096,
+            command_queue: 1024,
+        }
+    }
+}
+
+/// Order-book capacities.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookConfig {
+    /// Symbols tracked (books allocated). Symbols beyond this are ignored and counted.
+    pub symbols: usize,
+    /// Only these symbols get books; empty = the first `symbols` seen in the stock directory.
+    pub only: Vec<String>,
+    /// Resting orders per book.
+    pub orders_per_book: usize,
+    /// Price levels per side per book.
+    pub levels_per_side: usize,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        BookConfig {
+            symbols: 16,
+            only: Vec::new(),
+            orders_per_book: 65_536,
+            levels_per_side: 4_096,
+        }
+    }
+}
+
+/// Which NIC backend.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NicBackend {
+    /// In-process pair (demo, tests).
+    #[default]
+    Memory,
+    /// AF_PACKET TPACKET rings (CAP_NET_RAW).
+    AfPacket,
+    /// DPDK (cargo feature `dpdk`).
+    Dpdk,
+}
+
+/// TPACKET ring version for `af_packet`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TpacketVersion {
+    /// One frame per slot, handed to user space as soon as it lands.
+    #[default]
+    V2,
+    /// Blocks of frames retired by timeout or fill.
+    V3,
+}
+
+/// The NIC backend.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NicConfig {
+    /// Backend.
+    pub backend: NicBackend,
+    /// Interface name (`af_packet`; also the vdev's `iface` for DPDK).
+    pub interface: String,
+    /// EAL argument file for `dpdk`.
+    pub dpdk_config: Option<PathBuf>,
+    /// DPDK port id.
+    pub dpdk_port: u16,
+    /// Mbufs in the DPDK pool.
+    pub dpdk_mbufs: u32,
+    /// TPACKET version for `af_packet`.
+    pub tpacket: TpacketVersion,
+    /// Frames in each of the rx and tx rings.
+    pub ring_frames: u32,
+    /// Record every frame in and out to this pcap file.
+    pub pcap: Option<PathBuf>,
+}
+
+impl Default for NicConfig {
+    fn default() -> Self {
+        NicConfig {
+            backend: NicBackend::Memory,
+            interface: "vfloe".into(),
+            dpdk_config: None,
+            dpdk_port: 0,
+            dpdk_mbufs: 8191,
+            tpacket: TpacketVersion::V2,
+            ring_frames: 1024,
+            pcap: None,
+        }
+    }
+}
+
+/// A static neighbour entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbor {
+    /// IPv4 address.
+    pub ip: String,
+    /// MAC as `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+}
+
+/// floe's own identity on the wire.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetConfig {
+    /// floe's MAC (`aa:bb:cc:dd:ee:ff`); owned by its smoltcp interface.
+    pub mac: String,
+    /// floe's IPv4 address with prefix, e.g. `198.18.0.2/24`.
+    pub ip: String,
+    /// Default gateway, if the venue is not on the local subnet.
+    pub gateway: Option<String>,
+    /// Static ARP entries (resolved without asking).
+    pub neighbors: Vec<Neighbor>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            mac: "02:00:c6:12:00:02".into(),
+            ip: "198.18.0.2/24".into(),
+            gateway: None,
+            neighbors: Vec::new(),
+        }
+    }
+}
+
+/// Market data: MoldUDP64 groups and the re-request server.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedConfig {
+    /// `ip:port` destinations that carry MoldUDP64 (multicast groups or floe's unicast address).
+    pub groups: Vec<String>,
+    /// MoldUDP64 re-request server `ip:port`.
+    pub request_server: Option<String>,
+    /// Local UDP port for re-requests.
+    pub request_port: u16,
+    /// Re-requests outstanding at once.
+    pub max_outstanding_requests: usize,
+    /// Re-send a request after this long without progress.
+    pub request_timeout_ms: u64,
+    /// Give up on a gap after this many tries (counted, then skipped).
+    pub max_request_retries: u32,
+    /// Out-of-order packets buffered while a gap is open.
+    pub reorder_packets: usize,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig {
+            groups: vec!["239.198.18.1:26400".into()],
+            request_server: Some("198.18.0.1:26401".into()),
+            request_port: 26402,
+            max_outstanding_requests: 4,
+            request_timeout_ms: 250,
+            max_request_retries: 8,
+            reorder_packets: 256,
+        }
+    }
+}
+
+/// OUCH dialect spoken on the order port.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// OUCH 4.2 (14-byte tokens).
+    Ouch42,
+    /// OUCH 5.0 (UserRefNum, appendages).
+    #[default]
+    Ouch50,
+}
+
+/// Order entry: SoupBinTCP to the venue.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderConfig {
+    /// Venue `ip:port`.
+    pub venue: String,
+    /// Local TCP port.
+    pub local_port: u16,
+    /// OUCH dialect.
+    pub dialect: Dialect,
+    /// SoupBinTCP username (≤ 6 ASCII).
+    pub username: String,
+    /// SoupBinTCP password (≤ 10 ASCII).
+    pub password: String,
+    /// OUCH firm (≤ 4 ASCII; blank = account default).
+    pub firm: String,
+    /// Send a heartbeat after this long without sending.
+    pub heartbeat_ms: u64,
+    /// Declare the venue dead after this long without hearing from it.
+    pub dead_after_ms: u64,
+    /// Wait this long before reconnecting.
+    pub reconnect_ms: u64,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        OrderConfig {
+            venue: "198.18.0.1:15000".into(),
+            local_port: 40000,
+            dialect: Dialect::Ouch50,
+            username: "FLOE01".into(),
+            password: "floe".into(),
+            firm: "FLOE".into(),
+            heartbeat_ms: 1000,
+            dead_after_ms: 15_000,
+            reconnect_ms: 500,
+        }
+    }
+}
+
+/// Pre-trade risk limits, checked before every child and every new parent.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Largest child order, shares.
+    pub max_child_qty: u32,
+    /// Largest parent notional (total × limit), in dollars.
+    pub max_parent_notional: u64,
+    /// A child's price may be at most this far from the book's reference price, percent.
+    pub price_collar_percent: u32,
+    /// Parents WORKING or PAUSED at once.
+    pub max_live_parents: u32,
+    /// Absolute net position per symbol, shares (filled plus live).
+    pub position_limit: u64,
+    /// Child orders per second (token bucket on engine time).
+    pub child_orders_per_sec: u32,
+    /// Burst of the child-order token bucket.
+    pub child_orders_burst: u32,
+    /// Lot size: quantities are multiples of this.
+    pub lot_size: u32,
+    /// Tick size in 1/10,000 of a dollar: prices are multiples of this.
+    pub tick_size: u32,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            max_child_qty: 10_000,
+            max_parent_notional: 50_000_000,
+            price_collar_percent: 10,
+            max_live_parents: 256,
+            position_limit: 1_000_000,
+            child_orders_per_sec: 1_000,
+            child_orders_burst: 100,
+            lot_size: 1,
+            tick_size: 100,
+        }
+    }
+}
+
+/// When journal writes reach the disk.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPolicy {
+    /// Page cache only: survives a process crash, not a power loss.
+    #[default]
+    None,
+    /// A background thread msyncs every `batch_interval_ms`.
+    Batch,
+    /// msync before a record counts as written.
+    Always,
+}
+
+/// The journal.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Directory of segments.
+    pub dir: PathBuf,
+    /// Size of each preallocated segment, MiB.
+    pub segment_mib: u64,
+    /// Sync policy.
+    pub sync: SyncPolicy,
+    /// Interval of the `batch` sync thread.
+    pub batch_interval_ms: u64,
+    /// Write a snapshot every this many records (0 = never).
+    pub snapshot_every: u64,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            dir: PathBuf::from("floe-journal"),
+            segment_mib: 64,
+            sync: SyncPolicy::None,
+            batch_interval_ms: 10,
+            snapshot_every: 100_000,
+        }
+    }
+}
+
+/// One API key.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Key id (sent as `X-Floe-Key`).
+    pub id: String,
+    /// Shared secret; or use `secret_file`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// File holding the secret (first line).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Only GET endpoints.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Sustained requests per second.
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: u32,
+    /// Burst size.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+fn default_rate() -> u32 {
+    100
+}
+
+fn default_burst() -> u32 {
+    200
+}
+
+/// The control plane.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Listen address (loopback unless you mean it).
+    pub listen: String,
+    /// Largest request body, bytes.
+    pub body_limit_bytes: usize,
+    /// Signature window, ms.
+    pub auth_window_ms: u64,
+    /// API keys.
+    pub keys: Vec<ApiKey>,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            listen: "127.0.0.1:8080".into(),
+            body_limit_bytes: 16 * 1024,
+            auth_window_ms: 5_000,
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Checks what serde cannot; names the first offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let nonzero = [
+            ("pools.parents", self.pools.parents),
+            ("pools.children", self.pools.children),
+            ("pools.timers", self.pools.timers),
+            ("pools.client_order_ids", self.pools.client_order_ids),
+            ("pools.command_queue", self.pools.command_queue),
+            ("book.symbols", self.book.symbols),
+            ("book.orders_per_book", self.book.orders_per_book),
+            ("book.levels_per_side", self.book.levels_per_side),
+            (
+                "engine.command_drain_limit",
+                self.engine.command_drain_limit,
+            ),
+            ("engine.rx_burst", self.engine.rx_burst),
+            (
+                "feed.max_outstanding_requests",
+                self.feed.max_outstanding_requests,
+            ),
+            ("feed.reorder_packets", self.feed.reorder_packets),
+        ];
+        for (key, v) in nonzero {
+            if v == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self.pools.parents > u32::MAX as usize / 2 || self.pools.children > u32::MAX as usize / 2
+        {
+            return Err(invalid(
+                "pools",
+                "capacities must fit generational u32 handles",
+            ));
+        }
+        if !self.engine.feed_ring.is_power_of_two() {
+            return Err(invalid("engine.feed_ring", "must be a power of two"));
+        }
+        parse_mac(&self.net.mac).ok_or_else(|| invalid("net.mac", "expected aa:bb:cc:dd:ee:ff"))?;
+        parse_cidr(&self.net.ip).ok_or_else(|| invalid("net.ip", "expected a.b.c.d/prefix"))?;
+        for n in &self.net.neighbors {
+            n.ip.parse::<std::net::Ipv4Addr>().map_err(|_| {
+                invalid("net.neighbors.ip", format!("not an IPv4 address: {}", n.ip))
+            })?;
+            parse_mac(&n.mac)
+                .ok_or_else(|| invalid("net.neighbors.mac", format!("not a MAC: {}", n.mac)))?;
+        }
+        for g in &self.feed.groups {
+            g.parse::<std::net::SocketAddrV4>()
+                .map_err(|_| invalid("feed.groups", format!("expected ip:port, got {g}")))?;
+        }
+        if let Some(s) = &self.feed.request_server {
+            s.parse::<std::net::SocketAddrV4>().map_err(|_| {
+                invalid("feed.request_server", format!("expected ip:port, got {s}"))
+            })?;
+        }
+        self.order
+            .venue
+            .parse::<std::net::SocketAddrV4>()
+            .map_err(|_| invalid("order.venue", "expected ip:port"))?;
+        if self.order.username.len() > 6 || !self.order.username.is_ascii() {
+            return Err(invalid("order.username", "at most 6 ASCII characters"));
+        }
+        if self.order.password.len() > 10 || !self.order.password.is_ascii() {
+            return Err(invalid("order.password", "at most 10 ASCII characters"));
+        }
+        if self.order.firm.len() > 4 || !self.order.firm.is_ascii() {
+            return Err(invalid("order.firm", "at most 4 ASCII characters"));
+        }
+        if self.order.heartbeat_ms == 0 || self.order.dead_after_ms <= self.order.heartbeat_ms {
+            return Err(invalid(
+                "order.dead_after_ms",
+                "must exceed order.heartbeat_ms, which must be at least 1",
+            ));
+        }
+        if self.risk.lot_size == 0 {
+            return Err(invalid("risk.lot_size", "must be at least 1"));
+        }
+        if self.risk.tick_size == 0 {
+            return Err(invalid("risk.tick_size", "must be at least 1"));
+        }
+        if self.risk.child_orders_per_sec == 0 || self.risk.child_orders_burst == 0 {
+            return Err(invalid(
+                "risk.child_orders_per_sec",
+                "rate and burst must be at least 1",
+            ));
+        }
+        if self.journal.segment_mib == 0 || self.journal.segment_mib > 4096 {
+            return Err(invalid("journal.segment_mib", "must be in 1..=4096"));
+        }
+        if self.journal.sync == SyncPolicy::Batch && self.journal.batch_interval_ms == 0 {
+            return Err(invalid(
+                "journal.batch_interval_ms",
+                "must be at least 1 with sync = \"batch\"",
+            ));
+        }
+        self.control
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| invalid("control.listen", "expected ip:port"))?;
+        for k in &self.control.keys {
+            if k.secret.is_none() == k.secret_file.is_none() {
+                return Err(invalid(
+                    "control.keys",
+                    format!("key {}: give exactly one of secret, secret_file", k.id),
+                ));
+            }
+            if k.rate_per_sec == 0 || k.burst == 0 {
+                return Err(invalid(
+                    "control.keys",
+                    format!("key {}: rate_per_sec and burst must be at least 1", k.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in out.iter_mut() {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// Parses `a.b.c.d/prefix`.
+pub fn parse_cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+    let (ip, prefix) = s.split_once('/')?;
+    let prefix: u8 = prefix.parse().ok()?;
+    (prefix <= 32).then_some(())?;
+    Some((ip.parse().ok()?, prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let err = Config::from_toml("[engine]\ncores = 3\n", Path::new("x.toml")).unwrap_err();
+        assert!(err.to_string().contains("unknown field `cores`"), "{err}");
+    }
+
+    #[test]
+    fn zero_capacity_names_the_key() {
+        let err = Config::from_toml("[pools]\nparents = 0\n", Path::new("x.toml")).unwrap_err();
+        assert!(err.to_string().contains("pools.parents"), "{err}");
+    }
+
+    #[test]
+    fn mac_and_cidr_parse() {
+        assert_eq!(
+            parse_mac("02:00:c6:12:00:02"),
+            Some([2, 0, 0xc6, 0x12, 0, 2])
+        );
+        assert_eq!(parse_mac("02:00:c6:12:00"), None);
+        assert_eq!(parse_mac("02:00:c6:12:00:02:03"), None);
+        assert_eq!(parse_cidr("198.18.0.2/24").unwrap().1, 24);
+        assert!(parse_cidr("198.18.0.2/33").is_none());
+    }
+}

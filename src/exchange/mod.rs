@@ -1,0 +1,1 @@
+//! The simulated venue: matching, ITCH publisher, OUCH server, synthetic flow.

@@ -1,0 +1,3 @@
+//! Market data: the MoldUDP64 session (sequencing, gaps, re-request) and the
+//! ITCH → book handler.
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! The append-only memory-mapped journal and crash recovery.

@@ -1,0 +1,1 @@
+//! Fixed-capacity slabs with generational `u32` handles.
