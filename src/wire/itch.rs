@@ -1,0 +1,1 @@
+//! NASDAQ TotalView-ITCH 5.0 (being written).

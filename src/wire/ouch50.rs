@@ -1,0 +1,1 @@
+//! OUCH 5.0 (being written).

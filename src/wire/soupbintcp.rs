@@ -1,0 +1,1 @@
+//! SoupBinTCP 3.0 (being written).
