@@ -197,6 +197,31 @@ impl fmt::Display for Symbol {
     }
 }
 
+/// One price level: a price and the total shares displayed at it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Level {
+    /// The price.
+    pub price: Price4,
+    /// Shares displayed at the price (sum over the level's orders).
+    pub qty: Qty,
+}
+
+/// The top of one symbol's book, as the feed hands it to the engine after a
+/// market-data message changed it. `None` is an empty side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quote {
+    /// The symbol.
+    pub symbol: Symbol,
+    /// Best bid.
+    pub bid: Option<Level>,
+    /// Best offer.
+    pub ask: Option<Level>,
+    /// Exchange timestamp of the message that produced it (ns since midnight).
+    pub exch_ts: u64,
+    /// Local receive timestamp of the frame that carried that message.
+    pub rx_ts: crate::time::Nanos,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
