@@ -27,14 +27,13 @@
 mod macros;
 pub mod binary_file;
 pub mod codes;
-mod field;
 mod messages;
 
 pub use binary_file::{emit_record, BinaryFileRecords};
 pub use codes::*;
 pub use messages::*;
 
-use crate::wire::{Error, Result};
+use crate::wire::{field, Error, Result};
 
 /// Bytes of the common header: type (1), stock locate (2), tracking number
 /// (2), timestamp (6).
