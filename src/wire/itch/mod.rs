@@ -65,10 +65,12 @@ impl Header {
     /// Reads the header of a message of `N >= 11` bytes.
     #[inline(always)]
     fn decode<const N: usize>(a: &[u8; N]) -> Header {
+        // Locate and tracking number as one load, bytes 3..11 as another
+        // (its top two bytes are the tracking number).
+        let ids = field::u32_at::<N, 1>(a);
         Header {
-            locate: field::u16_at::<N, 1>(a),
-            tracking: field::u16_at::<N, 3>(a),
-            // Bytes 3..11 as one load; the top two bytes are the tracking number.
+            locate: (ids >> 16) as u16,
+            tracking: ids as u16,
             timestamp: field::u64_at::<N, 3>(a) & MAX_TIMESTAMP,
         }
     }
