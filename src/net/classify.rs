@@ -9,8 +9,9 @@ use core::ops::Range;
 
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, UdpPacket};
 
-use super::frame::{multicast_mac, ETHERNET_HEADER_LEN, UDP_HEADER_LEN};
+use super::frame::{multicast_mac, ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, UDP_HEADER_LEN};
 use crate::config::{parse_cidr, parse_mac, Config, ConfigError};
+use crate::wire::field;
 
 /// What to do with a received frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,9 +176,9 @@ impl Classifier {
         }
         let checked = match self.checksums {
             ChecksumCheck::None => true,
-            ChecksumCheck::Ipv4Header => ip.verify_checksum(),
+            ChecksumCheck::Ipv4Header => ipv4_checksum_ok(&ip),
             ChecksumCheck::Ipv4AndUdp => {
-                ip.verify_checksum() && udp.verify_checksum(&ip.src_addr().into(), &dst_ip.into())
+                ipv4_checksum_ok(&ip) && udp.verify_checksum(&ip.src_addr().into(), &dst_ip.into())
             }
         };
         if !checked {
@@ -189,5 +190,32 @@ impl Classifier {
             group,
             payload: start..end,
         }
+    }
+}
+
+/// Verifies the IPv4 header checksum: a fixed five-word sum for the usual
+/// 20-byte header, smoltcp's general routine when options are present.
+#[inline(always)]
+fn ipv4_checksum_ok(ip: &Ipv4Packet<&[u8]>) -> bool {
+    let bytes: &[u8] = ip.as_ref();
+    match bytes.first_chunk::<IPV4_HEADER_LEN>() {
+        Some(h) if ip.header_len() as usize == IPV4_HEADER_LEN => {
+            // RFC 1071: summing 32-bit words and folding the carries gives the
+            // same one's-complement sum as 16-bit words, and the sum is
+            // byte-order independent (§2.B), so native-order loads do; a valid
+            // header sums to 0xffff in either order.
+            let w = |x: &[u8; 4]| u32::from_ne_bytes(*x) as u64;
+            let sum = w(field::arr_at::<IPV4_HEADER_LEN, 0, 4>(h))
+                + w(field::arr_at::<IPV4_HEADER_LEN, 4, 4>(h))
+                + w(field::arr_at::<IPV4_HEADER_LEN, 8, 4>(h))
+                + w(field::arr_at::<IPV4_HEADER_LEN, 12, 4>(h))
+                + w(field::arr_at::<IPV4_HEADER_LEN, 16, 4>(h));
+            let sum = (sum & 0xffff_ffff) + (sum >> 32);
+            let sum = (sum & 0xffff) + (sum >> 16);
+            let sum = (sum & 0xffff) + (sum >> 16);
+            let sum = (sum & 0xffff) + (sum >> 16);
+            sum == 0xffff
+        }
+        _ => ip.verify_checksum(),
     }
 }

@@ -355,6 +355,10 @@ macro_rules! itch_messages {
             /// side other than `B`/`S` → [`Error::BadValue`]. Bytes beyond the
             /// type's length are accepted and ignored, as a future edition
             /// appending fields would send them. Never panics, never allocates.
+            // Out of line on purpose: inlined into a loop that keeps the
+            // result, LLVM merges the 23 variants' layouts byte by byte
+            // (~2.5x the instructions); out of line each arm stores straight
+            // into the returned value.
             #[inline(never)]
             pub fn parse(bytes: &[u8]) -> Result<Message> {
                 let Some(&t) = bytes.first() else {
