@@ -1,1 +1,22 @@
 //! The simulated venue: matching, ITCH publisher, OUCH server, synthetic flow.
+//!
+//! Everything here is sans-IO: the socket servers of `floe exchange` and the
+//! deterministic simulations of the engine drive the same pieces with their
+//! own clock.
+//!
+//! - [`matching`]: price-time priority matching per symbol; takes
+//!   dialect-neutral [`OrderRequest`](crate::order::OrderRequest)s from
+//!   sessions and orders from the synthetic flow, and emits
+//!   [`VenueOutput`]s: session reports, ITCH-dialect market events and audit
+//!   records.
+//! - [`audit`]: the audit record and its JSON line.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod matching;
+
+pub use audit::{AuditEvent, AuditKind, SessionName};
+pub use matching::{
+    FlowHandle, FlowOrder, LiveOrder, MarketEvent, MatchingConfig, MatchingEngine, MatchingStats,
+    Refusal, RestingOrder, SessionConfig, SessionId, VenueOutput,
+};
