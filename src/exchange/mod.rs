@@ -9,13 +9,17 @@
 //!   sessions and orders from the synthetic flow, and emits
 //!   [`VenueOutput`]s: session reports, ITCH-dialect market events and audit
 //!   records.
+//! - [`flow`]: a seeded synthetic order flow that keeps a two-sided book
+//!   around a random-walk mid and trades against resting orders.
 //! - [`audit`]: the audit record and its JSON line.
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod flow;
 pub mod matching;
 
 pub use audit::{AuditEvent, AuditKind, SessionName};
+pub use flow::{Flow, FlowConfig, FlowStats, FlowSymbol};
 pub use matching::{
     FlowHandle, FlowOrder, LiveOrder, MarketEvent, MatchingConfig, MatchingEngine, MatchingStats,
     Refusal, RestingOrder, SessionConfig, SessionId, VenueOutput,
