@@ -11,12 +11,15 @@
 //!   records.
 //! - [`flow`]: a seeded synthetic order flow that keeps a two-sided book
 //!   around a random-walk mid and trades against resting orders.
+//! - [`publisher`]: market events as ITCH 5.0 in MoldUDP64 packets, with
+//!   heartbeats, end of session and a re-request server over its history.
 //! - [`audit`]: the audit record and its JSON line.
 #![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod flow;
 pub mod matching;
+pub mod publisher;
 
 pub use audit::{AuditEvent, AuditKind, SessionName};
 pub use flow::{Flow, FlowConfig, FlowStats, FlowSymbol};
@@ -24,3 +27,4 @@ pub use matching::{
     FlowHandle, FlowOrder, LiveOrder, MarketEvent, MatchingConfig, MatchingEngine, MatchingStats,
     Refusal, RestingOrder, SessionConfig, SessionId, VenueOutput,
 };
+pub use publisher::{Publisher, PublisherConfig, PublisherStats};
