@@ -354,6 +354,88 @@ fn check_outputs(out: &[VenueOutput]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Book-changing reports of the OUCH 5.0 session (whose numbers identify an
+/// order alone) have the market event of their change: a Replaced its U (or
+/// the original's D), a Canceled of a resting order its X or D.
+fn check_book_reports(
+    out: &[VenueOutput],
+    session: SessionId,
+    refs: &mut HashMap<u32, u64>,
+) -> Result<(), TestCaseError> {
+    let market: Vec<MarketEvent> = out
+        .iter()
+        .filter_map(|o| match o {
+            VenueOutput::Market(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    for o in out {
+        let VenueOutput::Report { session: s, event } = *o else {
+            continue;
+        };
+        if s != session {
+            continue;
+        }
+        match event {
+            OrderEvent::Accepted {
+                order,
+                venue_order_ref,
+                ..
+            } => {
+                refs.insert(order.0, venue_order_ref);
+            }
+            OrderEvent::Replaced {
+                old,
+                order,
+                venue_order_ref,
+                qty,
+                ..
+            } => {
+                let old_ref = refs.get(&old.0).copied();
+                prop_assert!(old_ref.is_some(), "replaced an order never accepted");
+                let old_ref = old_ref.unwrap_or_default();
+                let ok = market.iter().any(|m| match *m {
+                    MarketEvent::Replace {
+                        old, new, qty: q, ..
+                    } => old == old_ref && new == venue_order_ref && q == qty,
+                    MarketEvent::Delete { order_ref, .. } => order_ref == old_ref,
+                    _ => false,
+                });
+                prop_assert!(
+                    ok,
+                    "Replaced {:?} without its market event: {:?}",
+                    event,
+                    market
+                );
+                refs.insert(order.0, venue_order_ref);
+            }
+            OrderEvent::Canceled {
+                order,
+                decrement,
+                reason,
+                ..
+            } if reason.code != b'I' => {
+                let r = refs.get(&order.0).copied().unwrap_or_default();
+                let ok = market.iter().any(|m| match *m {
+                    MarketEvent::Cancel { order_ref, qty, .. } => {
+                        order_ref == r && qty == decrement
+                    }
+                    MarketEvent::Delete { order_ref, .. } => order_ref == r,
+                    _ => false,
+                });
+                prop_assert!(
+                    ok,
+                    "Canceled {:?} without its market event: {:?}",
+                    event,
+                    market
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut v = MatchingEngine::new(&MatchingConfig {
         symbols: vec![aapl()],
@@ -373,6 +455,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         .collect();
     let mut m = Model::new();
     let mut handles: HashMap<u64, FlowHandle> = HashMap::new();
+    let mut refs50: HashMap<u32, u64> = HashMap::new();
     let mut out = Vec::new();
     for (step, op) in ops.into_iter().enumerate() {
         out.clear();
@@ -620,6 +703,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             .collect();
         prop_assert_eq!(&got, &want, "step {}: fills", step);
         check_outputs(&out)?;
+        check_book_reports(&out, sessions[0], &mut refs50)?;
         // The whole book.
         for sd in [Side::Buy, Side::Sell] {
             let got: Vec<_> = v
