@@ -11,6 +11,7 @@
 
 pub mod itch;
 pub mod moldudp64;
+mod ouch;
 pub mod ouch42;
 pub mod ouch50;
 pub mod soupbintcp;
