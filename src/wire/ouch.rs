@@ -512,7 +512,13 @@ macro_rules! ouch_message {
                 #[allow(unused_mut)]
                 let mut total = $len;
                 $(
-                    let n = self.$opts.emit(&mut out[$len..])?;
+                    let n = match self.$opts.emit(&mut out[$len..]) {
+                        Ok(n) => n,
+                        Err($crate::wire::Error::BufferTooSmall { .. }) => {
+                            return Err($crate::wire::Error::BufferTooSmall { need: self.buffer_len() });
+                        }
+                        Err(e) => return Err(e),
+                    };
                     let n16 = u16::try_from(n)
                         .map_err(|_| $crate::wire::Error::OutOfRange("appendage length"))?;
                     out[$len - 2..$len].copy_from_slice(&n16.to_be_bytes());
