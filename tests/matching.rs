@@ -4,7 +4,7 @@
 
 use floe::config::Dialect;
 use floe::exchange::matching::{
-    system_event, CANCEL_IOC, CANCEL_SYSTEM, CANCEL_USER, IGNORED_REPEATED_TOKEN,
+    cancel_reason, system_event, CANCEL_IOC, CANCEL_SYSTEM, CANCEL_USER, IGNORED_REPEATED_TOKEN,
     IGNORED_STALE_USER_REF, LIQUIDITY_ADDED, LIQUIDITY_REMOVED,
 };
 use floe::exchange::{
@@ -385,7 +385,7 @@ fn ioc_rest_is_canceled_and_never_displayed() {
             ts: 2,
             order: OrderRef(1),
             decrement: Qty(200),
-            reason: CANCEL_IOC
+            reason: cancel_reason(Dialect::Ouch50, CANCEL_IOC)
         }
     );
     assert_eq!(market(&out).len(), 1, "only the resting order's execution");
@@ -425,7 +425,7 @@ fn cancels_reduce_in_place_or_delete_and_the_rest_is_ignored() {
             ts: 3,
             order: OrderRef(1),
             decrement: Qty(180),
-            reason: CANCEL_USER
+            reason: cancel_reason(Dialect::Ouch50, CANCEL_USER)
         }]
     );
     assert_eq!(
@@ -465,7 +465,7 @@ fn cancels_reduce_in_place_or_delete_and_the_rest_is_ignored() {
             ts: 5,
             order: OrderRef(1),
             decrement: Qty(120),
-            reason: CANCEL_USER
+            reason: cancel_reason(Dialect::Ouch50, CANCEL_USER)
         }
     );
     assert_eq!(
@@ -863,7 +863,7 @@ fn refusals_carry_the_dialects_reject_codes() {
             1_000_000,
             px(1.0),
             b'Z',
-            0x13,
+            0x1E,
             "more than 999999 shares",
         ),
         (sym("AAPL"), 100, Price4(0), b'X', 0x1D, "invalid price"),
@@ -891,6 +891,13 @@ fn refusals_carry_the_dialects_reject_codes() {
                 (OrderRef(i as u32 + 1), code),
                 "{text}"
             );
+            // The text floe's decoder gives the same code on the wire.
+            let wire_text = if s == s42 {
+                floe::wire::ouch42::RejectReason(code as u8).description()
+            } else {
+                floe::wire::ouch50::RejectReason(code).description()
+            };
+            assert_eq!(Some(reason.text), wire_text);
             let a = audits(&out);
             assert_eq!((a[0].kind, a[0].reason), (AuditKind::Refused, Some(text)));
             assert!(a[0]
@@ -959,7 +966,7 @@ fn cancel_on_disconnect_cancels_every_live_order_of_that_session_only() {
                 ts: 2,
                 order: OrderRef(n),
                 decrement: Qty(100 * n),
-                reason: CANCEL_SYSTEM
+                reason: cancel_reason(Dialect::Ouch50, CANCEL_SYSTEM)
             })
             .collect::<Vec<_>>()
     );

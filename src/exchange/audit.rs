@@ -12,7 +12,7 @@
 //! in the event, so a record can never be rendered in the wrong dialect).
 
 use crate::config::Dialect;
-use crate::order::{ChildTag, OrderRef};
+use crate::order::{encode_id, ChildTag, OrderRef};
 use crate::types::{Price4, Qty, Side, Symbol};
 
 /// What the venue decided.
@@ -167,24 +167,11 @@ pub fn id_text(dialect: Dialect, order: OrderRef, tag: ChildTag) -> IdText {
     }
 }
 
-/// The 14-byte OUCH 4.2 token text that floe mints for (`order`, `tag`).
-///
-/// Layout: the order number in 7 base-36 digits (`0-9A-Z`), then the parent
-/// in 5 and the child in 2, upper-case, most significant first; values that
-/// do not fit wrap modulo the field's range.
+/// The 14-byte OUCH 4.2 token text floe mints for (`order`, `tag`)
+/// ([`encode_id`]); a tag beyond what a token can carry (which no client can
+/// have sent) is written as 14 `?`.
 fn token_text(order: OrderRef, tag: ChildTag) -> [u8; 14] {
-    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let mut out = [b'0'; 14];
-    let mut put = |range: core::ops::Range<usize>, mut v: u64| {
-        for i in range.rev() {
-            out[i] = DIGITS[(v % 36) as usize];
-            v /= 36;
-        }
-    };
-    put(0..7, u64::from(order.0));
-    put(7..12, u64::from(tag.parent));
-    put(12..14, u64::from(tag.child));
-    out
+    encode_id(order, tag).unwrap_or([b'?'; 14])
 }
 
 /// The audit line's fields in the order of the specification.
@@ -291,13 +278,9 @@ mod tests {
         let e = ev(AuditKind::Executed, Dialect::Ouch42);
         let id = e.id();
         assert_eq!(id.as_str().len(), 14);
-        assert_eq!(
-            id.as_str(),
-            token_text(e.order, e.tag)
-                .map(char::from)
-                .iter()
-                .collect::<String>()
-        );
+        let token = encode_id(e.order, e.tag).unwrap();
+        assert_eq!(id.as_str().as_bytes(), &token);
+        assert_eq!(crate::order::decode_id(&token).unwrap(), (e.order, e.tag));
         let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
         assert_eq!(v["id"], id.as_str());
         assert!(v.get("reason").is_none());

@@ -66,10 +66,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::audit::{AuditEvent, AuditKind, SessionName};
 use crate::config::Dialect;
 use crate::order::{
-    CancelReason, ChildTag, OrderEvent, OrderRef, OrderRequest, RejectReason, TimeInForce,
+    ouch42, ouch50, CancelReason, ChildTag, OrderEvent, OrderRef, OrderRequest, RejectReason,
+    TimeInForce,
 };
 use crate::time::Nanos;
 use crate::types::{Level, Price4, Qty, Quote, Side, Symbol};
+use crate::wire::{ouch42 as w42, ouch50 as w50};
 
 /// The largest order size accepted (OUCH: 1..999,999 shares).
 pub const MAX_SHARES: u32 = 999_999;
@@ -82,26 +84,23 @@ pub const LIQUIDITY_ADDED: u8 = b'A';
 /// Liquidity flag of the incoming side of a fill (removed).
 pub const LIQUIDITY_REMOVED: u8 = b'R';
 
-/// Cancel reason: user requested.
-pub const CANCEL_USER: CancelReason = CancelReason {
-    code: b'U',
-    text: "user requested",
-};
-/// Cancel reason: the rest of an immediate-or-cancel order.
-pub const CANCEL_IOC: CancelReason = CancelReason {
-    code: b'I',
-    text: "immediate or cancel",
-};
-/// Cancel reason: canceled by the system (cancel-on-disconnect, invalid replace).
-pub const CANCEL_SYSTEM: CancelReason = CancelReason {
-    code: b'Z',
-    text: "system",
-};
-/// Cancel reason: the symbol is halted (a replace refused by a halt).
-pub const CANCEL_HALTED: CancelReason = CancelReason {
-    code: b'H',
-    text: "halted",
-};
+/// Cancel reason `U`: user requested.
+pub const CANCEL_USER: u8 = b'U';
+/// Cancel reason `I`: the rest of an immediate-or-cancel order.
+pub const CANCEL_IOC: u8 = b'I';
+/// Cancel reason `Z`: canceled by the system (cancel-on-disconnect, invalid replace).
+pub const CANCEL_SYSTEM: u8 = b'Z';
+/// Cancel reason `H`: the symbol is halted (a replace refused by a halt).
+pub const CANCEL_HALTED: u8 = b'H';
+
+/// The cancel reason `code` as the dialect's decoder reports it (same code
+/// and text as a report decoded from the wire).
+pub fn cancel_reason(dialect: Dialect, code: u8) -> CancelReason {
+    match dialect {
+        Dialect::Ouch42 => ouch42::cancel_reason42(w42::CancelReason(code)),
+        Dialect::Ouch50 => ouch50::cancel_reason50(w50::CancelReason(code)),
+    }
+}
 
 /// ITCH system event codes (`S` message).
 pub mod system_event {
@@ -177,49 +176,24 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The OUCH reject reason: the 4.2 reason byte or the 5.0 u16 code.
-    pub const fn code(self, dialect: Dialect) -> RejectReason {
+    /// The OUCH reject reason: the 4.2 reason byte or the 5.0 u16 code, with
+    /// the text the dialect's decoder gives it.
+    pub fn code(self, dialect: Dialect) -> RejectReason {
         match dialect {
-            Dialect::Ouch42 => match self {
-                Refusal::UnknownSymbol => RejectReason {
-                    code: b'S' as u16,
-                    text: "invalid stock",
-                },
-                Refusal::ZeroShares => RejectReason {
-                    code: b'O' as u16,
-                    text: "other",
-                },
-                Refusal::TooManyShares => RejectReason {
-                    code: b'Z' as u16,
-                    text: "shares exceed configured safety threshold",
-                },
-                Refusal::InvalidPrice => RejectReason {
-                    code: b'X' as u16,
-                    text: "invalid price",
-                },
-                Refusal::Halted => RejectReason {
-                    code: b'H' as u16,
-                    text: "halted",
-                },
-            },
-            Dialect::Ouch50 => match self {
-                Refusal::UnknownSymbol => RejectReason {
-                    code: 0x17,
-                    text: "invalid symbol",
-                },
-                Refusal::ZeroShares | Refusal::TooManyShares => RejectReason {
-                    code: 0x13,
-                    text: "invalid quantity",
-                },
-                Refusal::InvalidPrice => RejectReason {
-                    code: 0x1D,
-                    text: "invalid price",
-                },
-                Refusal::Halted => RejectReason {
-                    code: 0x07,
-                    text: "halted",
-                },
-            },
+            Dialect::Ouch42 => ouch42::reject_reason42(match self {
+                Refusal::UnknownSymbol => w42::RejectReason::INVALID_STOCK,
+                Refusal::ZeroShares => w42::RejectReason::OTHER,
+                Refusal::TooManyShares => w42::RejectReason::SAFETY_THRESHOLD,
+                Refusal::InvalidPrice => w42::RejectReason::INVALID_PRICE,
+                Refusal::Halted => w42::RejectReason::HALTED,
+            }),
+            Dialect::Ouch50 => ouch50::reject_reason50(match self {
+                Refusal::UnknownSymbol => w50::RejectReason::INVALID_SYMBOL,
+                Refusal::ZeroShares => w50::RejectReason::INVALID_QUANTITY,
+                Refusal::TooManyShares => w50::RejectReason::SHARES_EXCEED_THRESHOLD,
+                Refusal::InvalidPrice => w50::RejectReason::INVALID_PRICE,
+                Refusal::Halted => w50::RejectReason::HALTED,
+            }),
         }
     }
 
@@ -915,6 +889,7 @@ impl MatchingEngine {
         if !s.config.cancel_on_disconnect {
             return 0;
         }
+        let dialect = s.config.dialect;
         let live = core::mem::take(&mut s.live);
         let n = live.len();
         for (_, slot) in live {
@@ -928,7 +903,7 @@ impl MatchingEngine {
                         ts,
                         order: key.order,
                         decrement: Qty(o.open),
-                        reason: CANCEL_SYSTEM,
+                        reason: cancel_reason(dialect, CANCEL_SYSTEM),
                     },
                 });
                 self.audit(
@@ -1173,6 +1148,10 @@ impl MatchingEngine {
         self.clock_ns
     }
 
+    fn dialect(&self, session: SessionId) -> Dialect {
+        self.sessions[usize::from(session.0)].config.dialect
+    }
+
     fn book_index(&self, symbol: Symbol) -> Option<usize> {
         self.by_symbol.get(&symbol).map(|&i| usize::from(i))
     }
@@ -1407,7 +1386,7 @@ impl MatchingEngine {
                     ts,
                     order: key.order,
                     decrement: Qty(rest),
-                    reason: CANCEL_IOC,
+                    reason: cancel_reason(self.dialect(session), CANCEL_IOC),
                 },
             });
             self.audit_raw(
@@ -1471,7 +1450,7 @@ impl MatchingEngine {
                     ts,
                     order,
                     decrement: Qty(decrement),
-                    reason: CANCEL_USER,
+                    reason: cancel_reason(self.dialect(session), CANCEL_USER),
                 },
             });
             self.audit(
@@ -1614,11 +1593,14 @@ impl MatchingEngine {
                     ts,
                     order: old,
                     decrement: Qty(o.open),
-                    reason: if r == Refusal::Halted {
-                        CANCEL_HALTED
-                    } else {
-                        CANCEL_SYSTEM
-                    },
+                    reason: cancel_reason(
+                        self.dialect(session),
+                        if r == Refusal::Halted {
+                            CANCEL_HALTED
+                        } else {
+                            CANCEL_SYSTEM
+                        },
+                    ),
                 },
             });
             self.audit(
