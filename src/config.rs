@@ -209,8 +209,12 @@ pub struct NicConfig {
     pub dpdk_mbufs: u32,
     /// TPACKET version for `af_packet`.
     pub tpacket: TpacketVersion,
-    /// Frames in each of the rx and tx rings.
+    /// Frames in each of the rx and tx rings (AF_PACKET ring frames, DPDK
+    /// descriptors per queue).
     pub ring_frames: u32,
+    /// TPACKET_V3 only: a partly filled block is handed over after this many
+    /// milliseconds (1 is the shortest the kernel takes).
+    pub tpacket_block_timeout_ms: u32,
     /// Record every frame in and out to this pcap file.
     pub pcap: Option<PathBuf>,
 }
@@ -225,6 +229,7 @@ impl Default for NicConfig {
             dpdk_mbufs: 8191,
             tpacket: TpacketVersion::V2,
             ring_frames: 1024,
+            tpacket_block_timeout_ms: 1,
             pcap: None,
         }
     }
