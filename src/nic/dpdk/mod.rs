@@ -16,7 +16,11 @@
 //!   (`net_af_packet`) open them in the caller's network namespace.
 //! - [`DpdkNic`]: one ethdev port with one rx and one tx queue and its own
 //!   mbuf pool: physical ports (vfio-pci, hugepages) and vdevs
-//!   (`net_af_packet0,iface=X`, `net_ring0`, `net_null0`) alike.
+//!   (`net_af_packet0,iface=X`, `net_ring0`, `net_null0`) alike. A port is
+//!   opened once per process: dropping the `DpdkNic` stops and closes it,
+//!   and a closed vdev is gone. `net_af_packet`'s control calls (start,
+//!   promiscuous, close) are ioctls naming the interface, so open and drop
+//!   the port in the interface's network namespace.
 //!
 //! Hot path: `rx_burst` is one `rte_eth_rx_burst` into a fixed array, the
 //! frames lent straight from the mbufs, then freed; `tx_frame` allocates an
