@@ -8,7 +8,7 @@
 //!
 //! `cargo bench --bench memory_nic`
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use floe::nic::memory::pair;
 use floe::nic::{Nic, MAX_FRAME_LEN};
 use floe::time::Nanos;
@@ -67,5 +67,20 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    if std::env::args().any(|a| a == "--bench") {
+        let mut c = Criterion::default().configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    } else {
+        // `cargo test --all-targets` runs bench targets with libtest's
+        // arguments (`--test-threads`), which criterion's parser refuses:
+        // run each routine briefly as a smoke test instead.
+        let mut c = Criterion::default()
+            .warm_up_time(std::time::Duration::from_millis(1))
+            .measurement_time(std::time::Duration::from_millis(10))
+            .sample_size(10)
+            .without_plots();
+        bench(&mut c);
+    }
+}

@@ -531,8 +531,8 @@ fn main() {
         return;
     }
     if !std::env::args().any(|a| a == "--bench") {
-        // `cargo test --all-targets` runs bench targets too: the measurement
-        // belongs to `cargo bench`.
+        // `cargo test --all-targets` runs bench targets too (without
+        // `--bench`): the measurement belongs to `cargo bench`.
         eprintln!("nic_rx: a benchmark; run it with `cargo bench --bench nic_rx`");
         return;
     }
