@@ -398,7 +398,8 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
     let (active, pos, first_segment) = match keep_active {
         Some((idx, off)) => {
             let f = &files[idx];
-            let map = SegmentMap::open(&f.path, f.number, off).map_err(io("map", &f.path))?;
+            let map = SegmentMap::open(&f.path, f.number, off, opts.prefault_bytes)
+                .map_err(io("map", &f.path))?;
             (map, off, files[start.unwrap_or(idx)].number)
         }
         None => {
@@ -464,8 +465,16 @@ pub(crate) fn new_active(
     }
     let path = super::segment::segment_path(dir, number);
     let durable = opts.sync != crate::config::SyncPolicy::None;
-    let map = SegmentMap::create(dir, number, opts.segment_bytes, durable, durable)
-        .map_err(io("create", &path))?;
+    let zero_fill = super::sync::zero_fill(opts.sync);
+    let map = SegmentMap::create(
+        dir,
+        number,
+        opts.segment_bytes,
+        zero_fill,
+        durable,
+        opts.prefault_bytes,
+    )
+    .map_err(io("create", &path))?;
     // SAFETY: the segment was just created by this thread; nothing else
     // knows of it yet.
     unsafe {

@@ -114,16 +114,18 @@ impl std::fmt::Debug for SegmentMap {
 
 impl SegmentMap {
     /// Creates segment `number` in `dir`: a new file (it must not exist),
-    /// preallocated to `len` bytes, all zero, mapped, and every page
-    /// write-faulted in so the first stores do not fault. With `zero_fill`
-    /// the zeros are written to disk and synced first, so later msyncs write
-    /// data only (no extent conversion); `durable_name` also fsyncs the directory.
+    /// preallocated to `len` bytes, all zero, and mapped; its first
+    /// `populate_bytes` are write-faulted in ([`SegmentMap::populate`]).
+    /// With `zero_fill` the zeros are written to disk and synced first, so
+    /// later msyncs write data only (no extent conversion); `durable_name`
+    /// also fsyncs the directory.
     pub fn create(
         dir: &Path,
         number: u64,
         len: u64,
         zero_fill: bool,
         durable_name: bool,
+        populate_bytes: usize,
     ) -> io::Result<SegmentMap> {
         let path = segment_path(dir, number);
         let file = OpenOptions::new()
@@ -147,7 +149,7 @@ impl SegmentMap {
                 sync_dir(dir)?;
             }
             let map = SegmentMap::map(file, number, path.clone())?;
-            map.populate(0, map.len);
+            map.populate(0, populate_bytes);
             Ok(map)
         })();
         if made.is_err() {
@@ -157,11 +159,16 @@ impl SegmentMap {
     }
 
     /// Maps an existing segment file read-write (it must already be its
-    /// full length) and write-faults the pages from `from` on.
-    pub fn open(path: &Path, number: u64, from: usize) -> io::Result<SegmentMap> {
+    /// full length) and write-faults `populate_bytes` from `from` on.
+    pub fn open(
+        path: &Path,
+        number: u64,
+        from: usize,
+        populate_bytes: usize,
+    ) -> io::Result<SegmentMap> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let map = SegmentMap::map(file, number, path.to_path_buf())?;
-        map.populate(from, map.len);
+        map.populate(from, populate_bytes);
         Ok(map)
     }
 

@@ -10,9 +10,12 @@
 //!   with `Release`; the thread reads the sequence first and then the
 //!   position, both with `Acquire`, so the position it syncs to always covers
 //!   the sequence it then declares durable;
-//! - it keeps one spare segment ready (created, preallocated, mapped, every
-//!   page write-faulted) in a one-slot [`ArrayQueue`], which the writer pops
-//!   at a roll: a roll costs a pop and a 64-byte header copy, no syscall;
+//! - it keeps one spare segment ready in a one-slot [`ArrayQueue`], which
+//!   the writer pops at a roll: a roll costs a pop and a 64-byte header
+//!   copy, no syscall. A spare is handed over as soon as it is created,
+//!   preallocated, mapped and its first `prefault_bytes` write-faulted; the
+//!   thread then write-faults the rest of it (and of the segment the writer
+//!   is in) chunk by chunk, staying ahead of the writer;
 //! - it keeps the next `prefault_bytes` after the writer's position
 //!   write-faulted (`MADV_POPULATE_WRITE`), so the writer does not fault
 //!   after the kernel wrote pages back, or after a `batch` msync cleaned
@@ -96,6 +99,13 @@ impl Shared {
     }
 }
 
+/// Whether new segments get their zeros written and synced up front: with
+/// `always`, so the per-append msync writes data only and never waits for
+/// the filesystem to convert preallocated extents.
+pub(crate) fn zero_fill(sync: SyncPolicy) -> bool {
+    sync == SyncPolicy::Always
+}
+
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     dir: PathBuf,
@@ -105,6 +115,8 @@ pub(crate) struct Worker {
     /// Position synced up to (`batch`).
     synced: (u64, usize),
     next_spare: u64,
+    /// A segment not yet write-faulted to its end, and how far it is.
+    filling: Option<(Arc<SegmentMap>, usize)>,
     last_sync: Instant,
     last_prefault: (u64, usize),
     last_prefault_at: Instant,
@@ -126,9 +138,10 @@ impl Worker {
             shared,
             dir,
             opts,
-            segs: VecDeque::from([active]),
+            segs: VecDeque::from([Arc::clone(&active)]),
             synced: (number, pos),
             next_spare: number + 1,
+            filling: Some((Arc::clone(&active), pos)),
             last_sync: now,
             last_prefault: (number, pos),
             last_prefault_at: now,
@@ -167,7 +180,9 @@ impl Worker {
                 return;
             }
             self.prefault(active, off, synced_now);
-            thread::park_timeout(self.tick());
+            if !self.fill_step(active, off) {
+                thread::park_timeout(self.tick());
+            }
         }
     }
 
@@ -176,11 +191,18 @@ impl Worker {
             return;
         }
         let number = self.next_spare;
-        let durable = self.opts.sync != SyncPolicy::None;
-        match SegmentMap::create(&self.dir, number, self.opts.segment_bytes, durable, durable) {
+        match SegmentMap::create(
+            &self.dir,
+            number,
+            self.opts.segment_bytes,
+            zero_fill(self.opts.sync),
+            self.opts.sync != SyncPolicy::None,
+            self.opts.prefault_bytes,
+        ) {
             Ok(m) => {
                 let m = Arc::new(m);
                 self.segs.push_back(Arc::clone(&m));
+                self.filling = Some((Arc::clone(&m), self.opts.prefault_bytes));
                 // The queue is empty and only this thread pushes.
                 let _ = self.shared.ready.push(m);
                 self.next_spare += 1;
@@ -234,6 +256,32 @@ impl Worker {
                 break;
             }
         }
+    }
+
+    /// Write-faults the next chunk of the segment being filled; `true` while
+    /// some of it remains.
+    fn fill_step(&mut self, active: u64, off: usize) -> bool {
+        let Some((seg, done)) = self.filling.as_mut() else {
+            return false;
+        };
+        if seg.number() < active {
+            // The writer has moved past it.
+            self.filling = None;
+            return false;
+        }
+        let from = if seg.number() == active {
+            (*done).max(off)
+        } else {
+            *done
+        };
+        let chunk = self.opts.prefault_bytes.max(1 << 16);
+        seg.populate(from, chunk);
+        *done = from.saturating_add(chunk);
+        if *done >= seg.len() {
+            self.filling = None;
+            return false;
+        }
+        true
     }
 
     fn prefault(&mut self, active: u64, off: usize, after_sync: bool) {
