@@ -77,6 +77,14 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
+fn the_writer_and_the_recovery_can_move_to_another_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<Journal>();
+    is_send::<Recovery>();
+    is_send::<JournalReader>();
+}
+
+#[test]
 fn append_then_reopen_returns_every_record() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
@@ -154,6 +162,7 @@ fn oversized_records_are_refused_and_the_largest_fits() {
     assert_eq!(j.append(2, &vec![2u8; max]).unwrap(), 2);
     assert_eq!(j.append(3, &vec![3u8; max]).unwrap(), 3);
     assert_eq!(j.position().0, 3);
+    j.warm_up().unwrap();
     drop(j);
     let got = read_all(tmp.path());
     assert_eq!(got.len(), 3);
@@ -646,6 +655,77 @@ fn a_snapshot_newer_than_the_journal_end_continues_after_it() {
     assert_eq!(rec.snapshot_seq(), 40);
     assert_eq!(replayed(&rec), more);
     assert!(JournalReader::open(dir).unwrap().verify().is_valid());
+}
+
+#[test]
+fn a_clean_spare_is_reused_and_a_dirty_one_is_not() {
+    // A hard link to a file kept (not deleted and made again) keeps a
+    // link count of 2.
+    use std::os::unix::fs::MetadataExt;
+    let mark = |p: &Path| {
+        let l = p.with_extension("link");
+        let _ = fs::remove_file(&l);
+        fs::hard_link(p, &l).unwrap();
+    };
+    let kept = |p: &Path| fs::metadata(p.with_extension("link")).unwrap().nlink() == 2;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let o = || opts(16384);
+    let all = {
+        let (mut j, _) = Journal::open(dir, o()).unwrap();
+        let all = append_all(&mut j, &[(1, 100); 10]);
+        j.warm_up().unwrap();
+        all
+    };
+    let spare = seg_file(dir, 2);
+    mark(&spare);
+    let (mut j, rec) = Journal::open(dir, o()).unwrap();
+    assert_eq!(replayed(&rec), all);
+    assert!(kept(&spare), "clean spare reused");
+    // Rolling uses it.
+    let more = append_all(&mut j, &[(2, 8000); 4]);
+    assert_eq!(j.position().0, 3);
+    j.warm_up().unwrap();
+    drop(j);
+    let mut expect = all.clone();
+    expect.extend(more);
+    assert_eq!(read_all(dir), expect);
+
+    // A spare with a stray byte is not reused.
+    let spare4 = seg_file(dir, 4);
+    let mut b = fs::read(&spare4).unwrap();
+    b[5000] = 1;
+    fs::write(&spare4, &b).unwrap();
+    mark(&spare4);
+    let (_j, rec) = Journal::open(dir, o()).unwrap();
+    assert_eq!(replayed(&rec), expect);
+    assert_eq!(rec.bytes_cut(), 0);
+    wait_for("a new spare", || {
+        fs::metadata(&spare4).is_ok_and(|m| m.len() == 16384) && !kept(&spare4)
+    });
+    assert!(fs::read(&spare4).unwrap().iter().all(|&x| x == 0));
+}
+
+#[test]
+fn a_spare_after_a_full_segment_becomes_the_next_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let max = opts(4096).max_payload();
+    let all = {
+        let (mut j, _) = Journal::open(dir, opts(4096)).unwrap();
+        let all = append_all(&mut j, &[(1, max)]);
+        j.warm_up().unwrap();
+        all
+    };
+    let more = {
+        let (mut j, rec) = Journal::open(dir, opts(4096)).unwrap();
+        assert_eq!(replayed(&rec), all);
+        assert_eq!(j.position(), (2, SEGMENT_HEADER_LEN as u64));
+        append_all(&mut j, &[(2, 10)])
+    };
+    let mut expect = all;
+    expect.extend(more);
+    assert_eq!(read_all(dir), expect);
 }
 
 #[test]

@@ -16,7 +16,10 @@
 //!    segment file after it, and make the cut durable (fdatasync, directory
 //!    fsync) before any append. [`Recovery::bytes_cut`] says how much went.
 //! 5. Writing resumes right after the last valid record, or in a new
-//!    segment when that one is finished.
+//!    segment when that one is finished. An all-zero spare segment left
+//!    after it (the usual state after a clean shutdown or a crash) is
+//!    reused, as the next segment or as the spare, instead of prepared
+//!    again.
 //!
 //! Segments before the start are never read, and records at or before the
 //! snapshot are only followed (their crc is not checked: their bytes do not
@@ -178,6 +181,8 @@ impl<'a> Iterator for ReplayRecords<'a> {
 pub(crate) struct Opened {
     pub recovery: Recovery,
     pub active: SegmentMap,
+    /// A clean spare segment found on disk, to be handed to the writer at its first roll.
+    pub spare: Option<SegmentMap>,
     pub pos: usize,
     pub next_seq: u64,
     /// First segment that may hold records written by an earlier run and
@@ -223,7 +228,7 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
     }
 
     // --- the walk (views borrow `files`) ---
-    let (start, end, found, last_seq, stop, replay_start, tails, truncated_to) = {
+    let (start, end, found, last_seq, stop, replay_start, tails, truncated_to, reusable) = {
         let views: Vec<SegView<'_>> = files
             .iter()
             .map(|f| SegView::new(f.number, f.bytes()))
@@ -285,6 +290,19 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
                 (i, used)
             })
             .collect();
+        // The file right after the end segment, if it is an unused spare
+        // of the configured size with nothing but zeros in it: kept and
+        // reused instead of deleted and prepared again.
+        let reusable = match end {
+            EndPoint::At { idx, .. } => views.get(idx + 1).and_then(|v| {
+                let clean = v.header == Err(HeaderDefect::Unused)
+                    && v.number == views[idx].number + 1
+                    && v.bytes.len() as u64 == opts.segment_bytes
+                    && nonzero_end(v.bytes, 0) == 0;
+                clean.then_some(idx + 1)
+            }),
+            EndPoint::Nothing => None,
+        };
         let truncated_to = match end {
             EndPoint::At { idx, off, closed } => {
                 let v = &views[idx];
@@ -307,6 +325,7 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
             replay_start,
             tails,
             truncated_to,
+            reusable,
         )
     };
 
@@ -383,7 +402,11 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
         }
     }
 
+    let reusable = reusable.filter(|_| truncated_to.is_some() && !snapshot_ahead);
     for &i in &to_delete {
+        if Some(i) == reusable {
+            continue;
+        }
         std::fs::remove_file(&files[i].path).map_err(io("remove", &files[i].path))?;
     }
     // Removing an unused spare need not be durable; removing records must.
@@ -395,11 +418,19 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
 
     // Where writing resumes.
     let next_seq = last_seq + 1;
+    let reuse = |i: usize| -> Result<SegmentMap, JournalError> {
+        let f = &files[i];
+        SegmentMap::open(&f.path, f.number, 0, opts.prefault_bytes).map_err(io("map", &f.path))
+    };
+    let mut spare = None;
     let (active, pos, first_segment) = match keep_active {
         Some((idx, off)) => {
             let f = &files[idx];
             let map = SegmentMap::open(&f.path, f.number, off, opts.prefault_bytes)
                 .map_err(io("map", &f.path))?;
+            if let Some(i) = reusable {
+                spare = Some(reuse(i)?);
+            }
             (map, off, files[start.unwrap_or(idx)].number)
         }
         None => {
@@ -407,7 +438,22 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
                 EndPoint::At { idx, .. } if !snapshot_ahead => files[idx].number + 1,
                 _ => max_number + 1,
             };
-            let map = new_active(dir, number, next_seq, opts)?;
+            let map = match reusable {
+                Some(i) => {
+                    let map = reuse(i)?;
+                    // SAFETY: the segment is all zero (checked above) and
+                    // no one else maps it for writing yet.
+                    unsafe {
+                        map.write_header(&SegmentHeader {
+                            number,
+                            first_seq: next_seq,
+                            segment_bytes: map.len() as u64,
+                        })
+                    };
+                    map
+                }
+                None => new_active(dir, number, next_seq, opts)?,
+            };
             let first = match (start, snapshot_ahead) {
                 (Some(s), false) => files[s].number,
                 _ => number,
@@ -447,6 +493,7 @@ pub(crate) fn recover(dir: &Path, opts: &JournalOptions) -> Result<Opened, Journ
             replay_start: replay_start_out,
         },
         active,
+        spare,
         pos,
         next_seq,
         first_segment,

@@ -115,8 +115,8 @@ pub(crate) struct Worker {
     /// Position synced up to (`batch`).
     synced: (u64, usize),
     next_spare: u64,
-    /// A segment not yet write-faulted to its end, and how far it is.
-    filling: Option<(Arc<SegmentMap>, usize)>,
+    /// Segments not yet write-faulted to their end, and how far each is.
+    filling: VecDeque<(Arc<SegmentMap>, usize)>,
     last_sync: Instant,
     last_prefault: (u64, usize),
     last_prefault_at: Instant,
@@ -131,17 +131,28 @@ impl Worker {
         opts: JournalOptions,
         active: Arc<SegmentMap>,
         pos: usize,
+        spare: Option<Arc<SegmentMap>>,
     ) -> std::io::Result<JoinHandle<()>> {
         let number = active.number();
         let now = Instant::now();
+        let mut segs = VecDeque::from([Arc::clone(&active)]);
+        let mut filling = VecDeque::from([(Arc::clone(&active), pos)]);
+        let mut next_spare = number + 1;
+        if let Some(s) = spare.filter(|s| s.number() == number + 1) {
+            segs.push_back(Arc::clone(&s));
+            filling.push_back((Arc::clone(&s), 0));
+            next_spare += 1;
+            // The queue is new and empty.
+            let _ = shared.ready.push(s);
+        }
         let mut w = Worker {
             shared,
             dir,
             opts,
-            segs: VecDeque::from([Arc::clone(&active)]),
+            segs,
             synced: (number, pos),
-            next_spare: number + 1,
-            filling: Some((Arc::clone(&active), pos)),
+            next_spare,
+            filling,
             last_sync: now,
             last_prefault: (number, pos),
             last_prefault_at: now,
@@ -202,7 +213,8 @@ impl Worker {
             Ok(m) => {
                 let m = Arc::new(m);
                 self.segs.push_back(Arc::clone(&m));
-                self.filling = Some((Arc::clone(&m), self.opts.prefault_bytes));
+                self.filling
+                    .push_back((Arc::clone(&m), self.opts.prefault_bytes));
                 // The queue is empty and only this thread pushes.
                 let _ = self.shared.ready.push(m);
                 self.next_spare += 1;
@@ -258,30 +270,26 @@ impl Worker {
         }
     }
 
-    /// Write-faults the next chunk of the segment being filled; `true` while
-    /// some of it remains.
+    /// Write-faults the next chunk of the oldest segment still being
+    /// filled; `true` while some of it remains.
     fn fill_step(&mut self, active: u64, off: usize) -> bool {
-        let Some((seg, done)) = self.filling.as_mut() else {
-            return false;
-        };
-        if seg.number() < active {
-            // The writer has moved past it.
-            self.filling = None;
-            return false;
+        while let Some((seg, done)) = self.filling.front_mut() {
+            if seg.number() < active || *done >= seg.len() {
+                // Finished, or the writer has moved past it.
+                self.filling.pop_front();
+                continue;
+            }
+            let from = if seg.number() == active {
+                (*done).max(off)
+            } else {
+                *done
+            };
+            let chunk = self.opts.prefault_bytes.max(1 << 16);
+            seg.populate(from, chunk);
+            *done = from.saturating_add(chunk);
+            return true;
         }
-        let from = if seg.number() == active {
-            (*done).max(off)
-        } else {
-            *done
-        };
-        let chunk = self.opts.prefault_bytes.max(1 << 16);
-        seg.populate(from, chunk);
-        *done = from.saturating_add(chunk);
-        if *done >= seg.len() {
-            self.filling = None;
-            return false;
-        }
-        true
+        false
     }
 
     fn prefault(&mut self, active: u64, off: usize, after_sync: bool) {

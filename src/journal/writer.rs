@@ -42,7 +42,7 @@ pub const LOCK_FILE: &str = "LOCK";
 
 /// An open journal: the single writer of a directory.
 ///
-/// `Send` (move it to the hot thread) but not `Sync`: appends take `&mut self`.
+/// `Send`: open it, then move it to the hot thread. Appends take `&mut self`.
 pub struct Journal {
     active: Arc<SegmentMap>,
     seg_no: u64,
@@ -134,6 +134,7 @@ impl Journal {
             opts.clone(),
             Arc::clone(&active),
             opened.pos,
+            opened.spare.map(Arc::new),
         )
         .map_err(io("spawn journal thread for", &dir))?;
         let journal = Journal {
@@ -212,6 +213,13 @@ impl Journal {
         }
         if self.pos + record_len(len) > self.seg_len {
             self.roll()?;
+            if self.pos + record_len(len) > self.seg_len {
+                // Only a segment smaller than the options say could do this.
+                return Err(JournalError::RecordTooLarge {
+                    len,
+                    max: self.seg_len - SEGMENT_HEADER_LEN - RECORD_HEADER_LEN,
+                });
+            }
         }
         Ok(self.pos)
     }
@@ -344,6 +352,30 @@ impl Journal {
             }
             std::thread::yield_now();
         }
+    }
+
+    /// Write-faults the rest of the active segment and waits (up to
+    /// `spare_wait`) until a spare segment is ready, so the appends that
+    /// follow take no page fault and the next roll does not wait. Blocking;
+    /// for start-up, before the journal is on a latency-critical path.
+    pub fn warm_up(&mut self) -> Result<(), JournalError> {
+        self.active.populate(self.pos, self.seg_len - self.pos);
+        let deadline = Instant::now() + self.opts.spare_wait;
+        while self.shared.ready.is_empty() {
+            let gone = self.worker.as_ref().is_none_or(|w| w.is_finished());
+            if gone || Instant::now() >= deadline {
+                let why = self
+                    .shared
+                    .last_error()
+                    .unwrap_or_else(|| "the journal thread did not prepare one in time".into());
+                return Err(JournalError::NoSpareSegment { reason: why });
+            }
+            if let Some(w) = &self.worker {
+                w.thread().unpark();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     /// Sequence number of the last appended record (0 when empty).
