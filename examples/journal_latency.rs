@@ -4,12 +4,13 @@
 //! ```text
 //! cargo run --release --example journal_latency -- [--rate 2400000] [--seconds 5]
 //!     [--peer-records 2000] [--recovery-records 10000000] [--dir DIR] [--skip-recovery]
+//!     [--only paced|peers|always|recovery]
 //! ```
 //!
 //! 1. `none, paced`: 64-byte appends at `--rate` records/s for `--seconds`
 //!    (after a 0.5 s warm-up), 64 MiB segments, on the default config. The
-//!    appending thread is pinned to the last core after the journal is open
-//!    (so the journal's background thread is not). Each append is timed
+//!    appending thread is pinned to the last core, the journal's background
+//!    thread to the first (`worker_core`). Each append is timed
 //!    with `Instant` (the timer's own cost, measured, is printed); the
 //!    histogram of service time (append only) is printed next to the
 //!    response time from each append's scheduled start (what a caller
@@ -43,6 +44,7 @@ struct Args {
     recovery_records: u64,
     dir: PathBuf,
     skip_recovery: bool,
+    only: Option<String>,
 }
 
 fn args() -> Args {
@@ -53,6 +55,7 @@ fn args() -> Args {
         recovery_records: 10_000_000,
         dir: std::env::temp_dir(),
         skip_recovery: false,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -64,6 +67,7 @@ fn args() -> Args {
             "--recovery-records" => a.recovery_records = v().parse().expect("--recovery-records"),
             "--dir" => a.dir = PathBuf::from(v()),
             "--skip-recovery" => a.skip_recovery = true,
+            "--only" => a.only = Some(v()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -115,7 +119,13 @@ fn pin_last_core() -> Option<usize> {
 }
 
 fn paced_none(a: &Args, dir: &Path) {
-    let (mut j, _) = Journal::open(dir, JournalOptions::default()).unwrap();
+    let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
+    // The background thread on the first core, the appending one on the last.
+    let opts = JournalOptions {
+        worker_core: (cores > 1).then_some(0),
+        ..JournalOptions::default()
+    };
+    let (mut j, _) = Journal::open(dir, opts).unwrap();
     j.warm_up().unwrap();
     let core = pin_last_core();
     let interval = 1e9 / a.rate;
@@ -328,37 +338,44 @@ fn main() {
         root.path().display(),
         core_affinity::get_core_ids().map_or(0, |c| c.len())
     );
+    let run = |what: &str| a.only.as_deref().is_none_or(|o| o == what);
     header("0. timer");
     row("Instant::now() twice (timer overhead)", &timer_overhead());
 
-    paced_none(&a, &root.path().join("paced"));
-    std::fs::remove_dir_all(root.path().join("paced")).unwrap();
-    unpaced_none(&root.path().join("unpaced"), 5_000_000);
-    std::fs::remove_dir_all(root.path().join("unpaced")).unwrap();
+    if run("paced") {
+        paced_none(&a, &root.path().join("paced"));
+        std::fs::remove_dir_all(root.path().join("paced")).unwrap();
+        unpaced_none(&root.path().join("unpaced"), 5_000_000);
+        std::fs::remove_dir_all(root.path().join("unpaced")).unwrap();
+    }
 
     let n = a.peer_records;
-    header(&format!("2. durable peers, 64 B, {n} back to back"));
-    row(
-        "write + fdatasync (ordinary file)",
-        &peer_write_fdatasync(&root.path().join("write.dat"), n),
-    );
-    let f = preallocated(&root.path().join("pwrite.dat"), 64 << 20, false);
-    row(
-        "pwrite + fdatasync (fallocated file)",
-        &peer_pwrite_fdatasync(&f, n),
-    );
-    let f = preallocated(&root.path().join("pwrite0.dat"), 64 << 20, true);
-    row(
-        "pwrite + fdatasync (fallocated, zeros synced)",
-        &peer_pwrite_fdatasync(&f, n),
-    );
-    header(&format!("3. journal sync=always, 64 B, {n} back to back"));
-    row(
-        "journal append (msync before return)",
-        &always(&root.path().join("always"), n),
-    );
+    if run("peers") {
+        header(&format!("2. durable peers, 64 B, {n} back to back"));
+        row(
+            "write + fdatasync (ordinary file)",
+            &peer_write_fdatasync(&root.path().join("write.dat"), n),
+        );
+        let f = preallocated(&root.path().join("pwrite.dat"), 64 << 20, false);
+        row(
+            "pwrite + fdatasync (fallocated file)",
+            &peer_pwrite_fdatasync(&f, n),
+        );
+        let f = preallocated(&root.path().join("pwrite0.dat"), 64 << 20, true);
+        row(
+            "pwrite + fdatasync (fallocated, zeros synced)",
+            &peer_pwrite_fdatasync(&f, n),
+        );
+    }
+    if run("peers") || run("always") {
+        header(&format!("3. journal sync=always, 64 B, {n} back to back"));
+        row(
+            "journal append (msync before return)",
+            &always(&root.path().join("always"), n),
+        );
+    }
 
-    if !a.skip_recovery {
+    if !a.skip_recovery && run("recovery") {
         recovery(&root.path().join("recovery"), a.recovery_records);
     }
 }

@@ -162,6 +162,9 @@ pub struct JournalOptions {
     pub worker_tick: Duration,
     /// How long a roll waits for a spare segment before failing.
     pub spare_wait: Duration,
+    /// CPU to pin the background thread to (keep it off the hot thread's
+    /// core); `None` leaves it where the scheduler puts it.
+    pub worker_core: Option<usize>,
 }
 
 /// Smallest segment.
@@ -186,6 +189,7 @@ impl JournalOptions {
             prefault_bytes: 1 << 20,
             worker_tick: Duration::from_millis(1),
             spare_wait: Duration::from_secs(10),
+            worker_core: None,
         }
     }
 

@@ -157,9 +157,16 @@ impl Worker {
             last_prefault: (number, pos),
             last_prefault_at: now,
         };
+        let core = w.opts.worker_core;
         thread::Builder::new()
             .name("floe-journal".into())
-            .spawn(move || w.run())
+            .spawn(move || {
+                if let Some(id) = core {
+                    // Best effort: an unknown core leaves the thread unpinned.
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                w.run()
+            })
     }
 
     fn tick(&self) -> Duration {
