@@ -4,7 +4,9 @@
 //! ```text
 //! cargo run --release --example journal_latency -- [--rate 2400000] [--seconds 5]
 //!     [--peer-records 2000] [--recovery-records 10000000] [--dir DIR] [--skip-recovery]
-//!     [--only paced|peers|always|recovery]
+//!     [--only paced|peers|always|recovery|count]
+//! valgrind --tool=callgrind --toggle-collect='*append_loop*' \
+//!     target/release/examples/journal_latency --only count
 //! ```
 //!
 //! 1. `none, paced`: 64-byte appends at `--rate` records/s for `--seconds`
@@ -24,6 +26,10 @@
 //!    `Journal::open` timed with the files in the page cache (as after a
 //!    process crash) and after evicting them (`POSIX_FADV_DONTNEED`, as
 //!    after a reboot), and the replay iteration over all records.
+//!
+//! 5. `--only count`: 1,000,000 unpaced 64-byte appends in `append_loop`
+//!    (not inlined), for instruction counts under callgrind, which do not
+//!    drift with the machine's load.
 //!
 //! Histograms are hdrhistogram, nanoseconds, 3 significant digits.
 
@@ -330,8 +336,29 @@ fn recovery(dir: &Path, n: u64) {
     );
 }
 
+#[inline(never)]
+fn append_loop(j: &mut Journal, n: u64) {
+    let payload = [0x5Au8; 64];
+    for _ in 0..n {
+        std::hint::black_box(j.append(1, std::hint::black_box(&payload)).unwrap());
+    }
+}
+
+fn count(dir: &Path) {
+    let n = 1_000_000;
+    let (mut j, _) = Journal::open(dir, JournalOptions::default()).unwrap();
+    j.warm_up().unwrap();
+    append_loop(&mut j, n);
+    println!("count: {n} appends of 64 B in append_loop (divide callgrind's Ir by {n})");
+}
+
 fn main() {
     let a = args();
+    if a.only.as_deref() == Some("count") {
+        let root = tempfile::tempdir_in(&a.dir).unwrap();
+        count(&root.path().join("count"));
+        return;
+    }
     let root = tempfile::tempdir_in(&a.dir).unwrap();
     println!(
         "journal_latency: dir {} ({} cores)",

@@ -410,9 +410,9 @@ fn verify_names_the_first_problem() {
     let (seg, off, _) = places[4];
     let mut b = fs::read(seg_file(&d, seg)).unwrap();
     let commit = u64::from_le_bytes(b[off..off + 8].try_into().unwrap());
-    b[off + 8..off + 16].copy_from_slice(&7u64.to_le_bytes());
+    b[off + 16..off + 24].copy_from_slice(&7u64.to_le_bytes());
     let crc = record_crc(commit, 7, &b[off + 24..off + 24 + 900]);
-    b[off + 16..off + 20].copy_from_slice(&crc.to_le_bytes());
+    b[off + 12..off + 16].copy_from_slice(&crc.to_le_bytes());
     fs::write(seg_file(&d, seg), &b).unwrap();
     let v = JournalReader::open(&d).unwrap().verify();
     assert_eq!(

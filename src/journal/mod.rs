@@ -31,9 +31,9 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | commit word `0xF10E << 48 \| type << 32 \| payload length`, stored **last**, `Release` |
-//! | 8 | 8 | sequence number (from 1, continuous across segments) |
-//! | 16 | 4 | crc32c over bytes 0..24 (this field as zero), the payload and its padding |
-//! | 20 | 4 | reserved, zero |
+//! | 8 | 4 | reserved, zero |
+//! | 12 | 4 | crc32c over bytes 0..12, then 16 to the end (sequence, payload, padding) |
+//! | 16 | 8 | sequence number (from 1, continuous across segments) |
 //! | 24 | len | payload, then zero padding to a multiple of 8 |
 //!
 //! A zero commit word means unwritten. When a record does not fit in the

@@ -9,7 +9,8 @@
 //! [`super::Journal::open`] runs before it truncates a torn tail.
 
 use super::record::{
-    nonzero_end, read_slot, Defect, HeaderDefect, SegmentHeader, Slot, SEGMENT_HEADER_LEN,
+    nonzero_end, read_slot, Defect, HeaderDefect, SeedCache, SegmentHeader, Slot,
+    SEGMENT_HEADER_LEN,
 };
 use super::segment::list_segments;
 use super::snapshot::{list_snapshots, SnapshotInfo};
@@ -272,6 +273,7 @@ pub(crate) struct Scanner {
     expected: u64,
     /// crcs are checked for records from this sequence on (`u64::MAX`: never).
     crc_from: u64,
+    seeds: SeedCache,
     state: State,
     pending: Option<Problem>,
 }
@@ -286,6 +288,7 @@ impl Scanner {
             off: SEGMENT_HEADER_LEN,
             expected: 0,
             crc_from,
+            seeds: SeedCache::default(),
             state: State::Running,
             pending: None,
         };
@@ -314,6 +317,7 @@ impl Scanner {
             off,
             expected: seq,
             crc_from,
+            seeds: SeedCache::default(),
             state: State::Running,
             pending: None,
         }
@@ -378,7 +382,8 @@ impl Scanner {
             let view = &views[self.idx];
             let segment = view.number;
             let offset = self.off as u64;
-            let closed = match read_slot(view.bytes, self.off, self.expected >= self.crc_from) {
+            let seeds = (self.expected >= self.crc_from).then_some(&mut self.seeds);
+            let closed = match read_slot(view.bytes, self.off, seeds) {
                 Slot::Record(r) => {
                     if r.seq != self.expected {
                         self.fail(

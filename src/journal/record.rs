@@ -32,9 +32,11 @@ const SEG_CRC: Range<usize> = 60..64;
 // Record header fields.
 /// The commit word: `tag << 48 | type << 32 | payload_len`, stored last.
 const REC_COMMIT: Range<usize> = 0..8;
-const REC_SEQ: Range<usize> = 8..16;
-const REC_CRC: Range<usize> = 16..20;
-const REC_RESERVED: Range<usize> = 20..24;
+const REC_RESERVED: Range<usize> = 8..12;
+const REC_CRC: Range<usize> = 12..16;
+const REC_SEQ: Range<usize> = 16..24;
+/// The crc covers `[0, REC_CRC.start)` then `[REC_CRC.end, record end)`.
+const CRC_PREFIX: Range<usize> = 0..12;
 
 /// The segment header's fields tile it exactly.
 const _: () = {
@@ -55,10 +57,14 @@ const _: () = {
 /// naturally aligned `u64` at offset 0 so it can be stored atomically.
 const _: () = {
     assert!(REC_COMMIT.start == 0 && REC_COMMIT.end == 8);
-    assert!(REC_COMMIT.end == REC_SEQ.start);
-    assert!(REC_SEQ.end == REC_CRC.start);
-    assert!(REC_CRC.end == REC_RESERVED.start);
-    assert!(REC_RESERVED.end == RECORD_HEADER_LEN);
+    assert!(REC_COMMIT.end == REC_RESERVED.start);
+    assert!(REC_RESERVED.end == REC_CRC.start);
+    assert!(REC_CRC.end == REC_SEQ.start);
+    assert!(REC_SEQ.end == RECORD_HEADER_LEN);
+    assert!(CRC_PREFIX.start == 0 && CRC_PREFIX.end == REC_CRC.start);
+    // The crc's second part starts 8-aligned, so it runs a word at a time.
+    assert!(REC_CRC.end.is_multiple_of(RECORD_ALIGN));
+    assert!(REC_SEQ.start.is_multiple_of(align_of::<u64>()));
     assert!(size_of::<RecordHeaderBytes>() == 24);
     assert!(RECORD_HEADER_LEN.is_multiple_of(RECORD_ALIGN));
     assert!(RECORD_ALIGN == align_of::<u64>());
@@ -98,17 +104,52 @@ pub const fn record_len(payload_len: usize) -> usize {
 
 const ZEROS: [u8; RECORD_ALIGN] = [0; RECORD_ALIGN];
 
-/// The crc32c of a record: over its 24 header bytes with the crc field taken
-/// as zero, then the payload, then the zero padding up to [`RECORD_ALIGN`].
-/// Every byte the record occupies is covered except the crc itself.
+/// The crc32c of a record's first 12 bytes (commit word, reserved word):
+/// the seed from which [`record_crc`] continues over the rest.
 #[inline]
+pub fn crc_seed(commit: u64, reserved: u32) -> u32 {
+    let mut b = [0u8; 12];
+    b[REC_COMMIT].copy_from_slice(&commit.to_le_bytes());
+    b[REC_RESERVED].copy_from_slice(&reserved.to_le_bytes());
+    crc32c::crc32c(&b)
+}
+
+/// A one-entry cache of [`crc_seed`]: records of one type and length in a
+/// row (the common case) share the seed, so each costs one crc call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SeedCache {
+    key: Option<(u64, u32)>,
+    seed: u32,
+}
+
+impl SeedCache {
+    /// The seed for this commit word and reserved word.
+    #[inline]
+    pub fn get(&mut self, commit: u64, reserved: u32) -> u32 {
+        if self.key != Some((commit, reserved)) {
+            self.seed = crc_seed(commit, reserved);
+            self.key = Some((commit, reserved));
+        }
+        self.seed
+    }
+}
+
+/// The crc32c of a record: over its bytes 0..12 (commit word, reserved
+/// word), then from byte 16 to its end (sequence number, payload, zero
+/// padding to [`RECORD_ALIGN`]) — every byte it occupies but the crc itself.
+/// The writer computes the same value over the record in place.
 pub fn record_crc(commit: u64, seq: u64, payload: &[u8]) -> u32 {
-    let mut h = [0u8; RECORD_HEADER_LEN];
-    h[REC_COMMIT].copy_from_slice(&commit.to_le_bytes());
-    h[REC_SEQ].copy_from_slice(&seq.to_le_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&h), payload);
+    let crc = crc32c::crc32c_append(crc_seed(commit, 0), &seq.to_le_bytes());
+    let crc = crc32c::crc32c_append(crc, payload);
     let pad = align_up(payload.len()) - payload.len();
     crc32c::crc32c_append(crc, &ZEROS[..pad])
+}
+
+/// The part of a record after the crc field (sequence number, payload and
+/// padding), given the record's bytes: the crc's second part.
+#[inline]
+pub fn crc_body(record: &[u8]) -> &[u8] {
+    record.get(REC_CRC.end..).unwrap_or(&[])
 }
 
 /// Fields of a segment header.
@@ -211,17 +252,17 @@ impl SegmentHeader {
 pub fn encode_record_header(commit: u64, seq: u64, crc: u32) -> RecordHeaderBytes {
     let mut h = [0u8; RECORD_HEADER_LEN];
     h[REC_COMMIT].copy_from_slice(&commit.to_le_bytes());
-    h[REC_SEQ].copy_from_slice(&seq.to_le_bytes());
     h[REC_CRC].copy_from_slice(&crc.to_le_bytes());
+    h[REC_SEQ].copy_from_slice(&seq.to_le_bytes());
     h
 }
 
-/// Offset of the sequence number within a record header.
-pub const RECORD_SEQ_OFFSET: usize = REC_SEQ.start;
-/// Offset of the crc within a record header.
-pub const RECORD_CRC_OFFSET: usize = REC_CRC.start;
 /// Offset of the reserved word within a record header.
 pub const RECORD_RESERVED_OFFSET: usize = REC_RESERVED.start;
+/// Offset of the crc within a record header.
+pub const RECORD_CRC_OFFSET: usize = REC_CRC.start;
+/// Offset of the sequence number within a record header.
+pub const RECORD_SEQ_OFFSET: usize = REC_SEQ.start;
 
 /// A record read from a segment, before its sequence number is checked
 /// against its predecessor's.
@@ -270,9 +311,9 @@ pub enum Defect {
 }
 
 /// Reads what is at `off` (a multiple of [`RECORD_ALIGN`]) in `seg`, the bytes
-/// of one segment. Never panics.
+/// of one segment, checking the crc when `seeds` is given. Never panics.
 #[inline]
-pub fn read_slot(seg: &[u8], off: usize, check_crc: bool) -> Slot<'_> {
+pub fn read_slot<'a>(seg: &'a [u8], off: usize, seeds: Option<&mut SeedCache>) -> Slot<'a> {
     let Some(word) = seg.get(off..off.saturating_add(8)) else {
         return Slot::End;
     };
@@ -295,13 +336,11 @@ pub fn read_slot(seg: &[u8], off: usize, check_crc: bool) -> Slot<'_> {
     let seq = le64(&rec[REC_SEQ]);
     let body = &rec[RECORD_HEADER_LEN..];
     let payload = &body[..payload_len as usize];
-    if check_crc {
-        // The crc as the writer computed it, but over the bytes actually on
-        // disk: a non-zero reserved word or padding byte is a mismatch too.
-        let mut h = [0u8; RECORD_HEADER_LEN];
-        h.copy_from_slice(&rec[..RECORD_HEADER_LEN]);
-        h[REC_CRC].fill(0);
-        let crc = crc32c::crc32c_append(crc32c::crc32c(&h), body);
+    if let Some(seeds) = seeds {
+        // Over the bytes actually on disk: a non-zero reserved word or
+        // padding byte is a mismatch too.
+        let seed = seeds.get(commit, le32(&rec[REC_RESERVED]));
+        let crc = crc32c::crc32c_append(seed, crc_body(rec));
         if crc != le32(&rec[REC_CRC]) {
             return Slot::Invalid(Defect::BadCrc { seq });
         }
@@ -412,17 +451,17 @@ mod tests {
         let end = write_record(&mut seg, 0, 5, 0x0203, b"abc");
         assert_eq!(end, 32);
         assert_eq!(&seg[0..8], &[3, 0, 0, 0, 3, 2, 0x0E, 0xF1]);
-        assert_eq!(&seg[8..16], &[5, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(&seg[20..24], &[0, 0, 0, 0]);
+        assert_eq!(&seg[8..12], &[0, 0, 0, 0]);
+        assert_eq!(&seg[16..24], &[5, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&seg[24..32], b"abc\0\0\0\0\0");
-        let mut crc_input = seg[..32].to_vec();
-        crc_input[16..20].fill(0);
+        let mut crc_input = seg[..12].to_vec();
+        crc_input.extend_from_slice(&seg[16..32]);
         assert_eq!(
-            u32::from_le_bytes(seg[16..20].try_into().unwrap()),
+            u32::from_le_bytes(seg[12..16].try_into().unwrap()),
             crc32c::crc32c(&crc_input)
         );
         assert_eq!(
-            read_slot(&seg, 0, true),
+            read_slot(&seg, 0, Some(&mut SeedCache::default())),
             Slot::Record(RawRecord {
                 seq: 5,
                 rec_type: 0x0203,
@@ -430,9 +469,18 @@ mod tests {
                 len: 32
             })
         );
-        assert_eq!(read_slot(&seg, 32, true), Slot::Unwritten);
-        assert_eq!(read_slot(&seg, 64, true), Slot::End);
-        assert_eq!(read_slot(&seg, 60, true), Slot::End);
+        assert_eq!(
+            read_slot(&seg, 32, Some(&mut SeedCache::default())),
+            Slot::Unwritten
+        );
+        assert_eq!(
+            read_slot(&seg, 64, Some(&mut SeedCache::default())),
+            Slot::End
+        );
+        assert_eq!(
+            read_slot(&seg, 60, Some(&mut SeedCache::default())),
+            Slot::End
+        );
     }
 
     #[test]
@@ -442,7 +490,7 @@ mod tests {
         for i in 8 * 8..end * 8 {
             let mut c = seg.clone();
             c[i / 8] ^= 1 << (i % 8);
-            match read_slot(&c, 8, true) {
+            match read_slot(&c, 8, Some(&mut SeedCache::default())) {
                 Slot::Record(r) => panic!("bit {i}: accepted {r:?}"),
                 Slot::Invalid(_) => {}
                 other => {
@@ -458,15 +506,18 @@ mod tests {
     fn end_marker_and_overrun() {
         let mut seg = vec![0u8; 48];
         seg[0..8].copy_from_slice(&END_OF_SEGMENT.to_le_bytes());
-        assert_eq!(read_slot(&seg, 0, true), Slot::EndMarker);
+        assert_eq!(
+            read_slot(&seg, 0, Some(&mut SeedCache::default())),
+            Slot::EndMarker
+        );
         seg[8..16].copy_from_slice(&commit_word(1, 17).to_le_bytes());
         assert_eq!(
-            read_slot(&seg, 8, true),
+            read_slot(&seg, 8, Some(&mut SeedCache::default())),
             Slot::Invalid(Defect::Overrun { len: 17 })
         );
         seg[8..16].copy_from_slice(&(0x1234u64 << 48).to_le_bytes());
         assert!(matches!(
-            read_slot(&seg, 8, true),
+            read_slot(&seg, 8, Some(&mut SeedCache::default())),
             Slot::Invalid(Defect::BadCommitWord(_))
         ));
     }

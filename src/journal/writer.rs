@@ -2,7 +2,9 @@
 //!
 //! An append reserves `24 + payload rounded up to 8` bytes at the current
 //! offset of the active segment's mapping, copies the payload there (or lets
-//! the caller write it in place), stores the sequence number and crc32c, and
+//! the caller write it in place), stores the sequence number, computes the
+//! crc32c over the record in place (one call: the crc of the commit and
+//! reserved words is cached per record type and length), stores it, and
 //! finally stores the commit word with `Release` ordering. Until that store
 //! the record does not exist for any reader; after it, it survives a crash
 //! of the process (the bytes are in the page cache). It then publishes the
@@ -19,9 +21,8 @@
 //! fell behind) does it wait for one, boundedly (`spare_wait`), yielding.
 
 use super::record::{
-    align_up, commit_word, record_crc, record_len, SegmentHeader, END_OF_SEGMENT,
-    RECORD_CRC_OFFSET, RECORD_HEADER_LEN, RECORD_RESERVED_OFFSET, RECORD_SEQ_OFFSET,
-    SEGMENT_HEADER_LEN,
+    align_up, commit_word, record_len, SeedCache, SegmentHeader, END_OF_SEGMENT, RECORD_CRC_OFFSET,
+    RECORD_HEADER_LEN, RECORD_RESERVED_OFFSET, RECORD_SEQ_OFFSET, SEGMENT_HEADER_LEN,
 };
 use super::recovery::{recover, Recovery};
 use super::segment::{segment_path, sync_dir, SegmentMap};
@@ -57,6 +58,7 @@ pub struct Journal {
     opts: JournalOptions,
     first_segment: u64,
     last_snapshot_seq: u64,
+    seeds: SeedCache,
     _lock: File,
 }
 
@@ -150,6 +152,7 @@ impl Journal {
             dir,
             first_segment: opened.first_segment,
             last_snapshot_seq: opened.recovery.snapshot_seq(),
+            seeds: SeedCache::default(),
             opts,
             _lock: lock,
         };
@@ -172,9 +175,7 @@ impl Journal {
         // overlap the mapping's unwritten tail (nothing outside this writer
         // can hold a reference into it).
         unsafe { std::ptr::copy_nonoverlapping(payload.as_ptr(), body, len) };
-        let commit = commit_word(rec_type, len as u32);
-        let crc = record_crc(commit, self.next_seq, payload);
-        self.commit(at, commit, crc, len)
+        self.commit(at, rec_type, len)
     }
 
     /// Appends one record of `len` payload bytes written in place by `fill`
@@ -196,9 +197,7 @@ impl Journal {
         // only for the call to `fill`.
         let buf = unsafe { std::slice::from_raw_parts_mut(body, len) };
         fill(buf);
-        let commit = commit_word(rec_type, len as u32);
-        let crc = record_crc(commit, self.next_seq, buf);
-        self.commit(at, commit, crc, len)
+        self.commit(at, rec_type, len)
     }
 
     /// Offset of a record of `len` payload bytes, rolling first if it does
@@ -242,25 +241,30 @@ impl Journal {
         }
     }
 
+    /// Completes the record reserved at `at`, whose payload is in place:
+    /// stores the reserved word and sequence number, computes the crc over
+    /// the record as it lies in the mapping, stores it, and finally stores
+    /// the commit word (`Release`).
     #[inline(always)]
-    fn commit(
-        &mut self,
-        at: usize,
-        commit: u64,
-        crc: u32,
-        len: usize,
-    ) -> Result<u64, JournalError> {
+    fn commit(&mut self, at: usize, rec_type: u16, len: usize) -> Result<u64, JournalError> {
         let seq = self.next_seq;
         let end = at + record_len(len);
-        // SAFETY: the header lies in the mapping (`reserve`) at an 8-aligned
-        // address; this thread is the only one accessing these bytes, and the
-        // commit word is accessed only atomically by the writer (readers in
-        // other processes see it through their own mappings).
+        let commit = commit_word(rec_type, len as u32);
+        let seed = self.seeds.get(commit, 0);
+        // SAFETY: the record `[at, end)` lies in the mapping (`reserve`) at an
+        // 8-aligned address. Only this thread accesses these bytes: the
+        // payload slice handed to `append_with`'s closure is gone, and the
+        // shared slice below lives only for the crc. The commit word is
+        // accessed only atomically by the writer (readers in other processes
+        // see it through their own mappings).
         unsafe {
             let p = self.active.ptr().add(at);
-            p.add(RECORD_SEQ_OFFSET).cast::<u64>().write(seq.to_le());
-            p.add(RECORD_CRC_OFFSET).cast::<u32>().write(crc.to_le());
             p.add(RECORD_RESERVED_OFFSET).cast::<u32>().write(0);
+            p.add(RECORD_SEQ_OFFSET).cast::<u64>().write(seq.to_le());
+            let body_at = RECORD_CRC_OFFSET + 4;
+            let body = std::slice::from_raw_parts(p.add(body_at), end - at - body_at);
+            let crc = crc32c::crc32c_append(seed, body);
+            p.add(RECORD_CRC_OFFSET).cast::<u32>().write(crc.to_le());
             AtomicU64::from_ptr(p.cast::<u64>()).store(commit.to_le(), Ordering::Release);
         }
         self.pos = end;
