@@ -7,6 +7,8 @@
 //!     [--only paced|peers|always|recovery|count]
 //! valgrind --tool=callgrind --toggle-collect='*append_loop*' \
 //!     target/release/examples/journal_latency --only count
+//! valgrind --tool=callgrind --toggle-collect='*open_once*' \
+//!     target/release/examples/journal_latency --only count
 //! ```
 //!
 //! 1. `none, paced`: 64-byte appends at `--rate` records/s for `--seconds`
@@ -27,9 +29,10 @@
 //!    process crash) and after evicting them (`POSIX_FADV_DONTNEED`, as
 //!    after a reboot), and the replay iteration over all records.
 //!
-//! 5. `--only count`: 1,000,000 unpaced 64-byte appends in `append_loop`
-//!    (not inlined), for instruction counts under callgrind, which do not
-//!    drift with the machine's load.
+//! 5. `--only count`: 1,000,000 unpaced 64-byte appends in `append_loop`,
+//!    then one `Journal::open` of them in `open_once` (neither inlined), for
+//!    instruction counts under callgrind, which do not drift with the
+//!    machine's load (the open's count is of the opening thread only).
 //!
 //! Histograms are hdrhistogram, nanoseconds, 3 significant digits.
 
@@ -344,12 +347,24 @@ fn append_loop(j: &mut Journal, n: u64) {
     }
 }
 
+#[inline(never)]
+fn open_once(dir: &Path) -> u64 {
+    let (_j, rec) = Journal::open(dir, JournalOptions::default()).unwrap();
+    rec.last_seq()
+}
+
 fn count(dir: &Path) {
     let n = 1_000_000;
-    let (mut j, _) = Journal::open(dir, JournalOptions::default()).unwrap();
-    j.warm_up().unwrap();
-    append_loop(&mut j, n);
-    println!("count: {n} appends of 64 B in append_loop (divide callgrind's Ir by {n})");
+    {
+        let (mut j, _) = Journal::open(dir, JournalOptions::default()).unwrap();
+        j.warm_up().unwrap();
+        append_loop(&mut j, n);
+    }
+    assert_eq!(open_once(dir), n);
+    println!(
+        "count: {n} appends of 64 B in append_loop, then one open of them in open_once \
+         (divide callgrind's Ir by {n})"
+    );
 }
 
 fn main() {

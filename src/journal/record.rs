@@ -359,11 +359,14 @@ pub fn nonzero_end(bytes: &[u8], from: usize) -> usize {
     let Some(tail) = bytes.get(from..) else {
         return from;
     };
-    // Scan backwards 64 bytes at a time (an OR-fold the compiler vectorises);
-    // the region is normally all zero.
+    // Scan backwards 64 bytes at a time (an OR of eight words); the region
+    // is normally all zero.
     let mut end = tail.len();
     while end >= 64 {
-        if tail[end - 64..end].iter().fold(0u8, |a, &b| a | b) != 0 {
+        let any = tail[end - 64..end].chunks_exact(8).fold(0u64, |a, w| {
+            a | u64::from_ne_bytes(w.try_into().unwrap_or([0xFF; 8]))
+        });
+        if any != 0 {
             break;
         }
         end -= 64;
