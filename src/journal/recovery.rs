@@ -512,12 +512,10 @@ pub(crate) fn new_active(
     }
     let path = super::segment::segment_path(dir, number);
     let durable = opts.sync != crate::config::SyncPolicy::None;
-    let zero_fill = super::sync::zero_fill(opts.sync);
     let map = SegmentMap::create(
         dir,
         number,
         opts.segment_bytes,
-        zero_fill,
         durable,
         opts.prefault_bytes,
     )

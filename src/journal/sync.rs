@@ -99,13 +99,6 @@ impl Shared {
     }
 }
 
-/// Whether new segments get their zeros written and synced up front: with
-/// `always`, so the per-append msync writes data only and never waits for
-/// the filesystem to convert preallocated extents.
-pub(crate) fn zero_fill(sync: SyncPolicy) -> bool {
-    sync == SyncPolicy::Always
-}
-
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     dir: PathBuf,
@@ -213,7 +206,6 @@ impl Worker {
             &self.dir,
             number,
             self.opts.segment_bytes,
-            zero_fill(self.opts.sync),
             self.opts.sync != SyncPolicy::None,
             self.opts.prefault_bytes,
         ) {
