@@ -78,7 +78,7 @@ pub type RecordHeaderBytes = [u8; RECORD_HEADER_LEN];
 /// Tag in the top 16 bits of a record's commit word.
 const RECORD_TAG: u64 = 0xF10E;
 /// The whole commit word of an end-of-segment marker. Its tag (`0x0144`) is
-/// 7 bits away from [`RECORD_TAG`], so no single bit flip turns one into the other.
+/// 7 bits away from a record's (`0xF10E`), so no single bit flip turns one into the other.
 pub const END_OF_SEGMENT: u64 = u64::from_le_bytes(*b"SEGEND\x44\x01");
 
 const _: () = assert!(END_OF_SEGMENT >> 48 != RECORD_TAG);
