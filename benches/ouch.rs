@@ -2,13 +2,17 @@
 //! stream, with naive peers measured in the same run.
 //!
 //! `cargo bench --bench ouch`
+//!
+//! Each measured operation is an `#[inline(never)]` function (`op_*`) so that
+//! `valgrind --tool=callgrind --toggle-collect='*op_*'` can count its
+//! instructions per call independently of machine load.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use floe::order::{
-    encode_id, ChildTag, OrderRef, OrderRequest, Ouch42Dialect, Ouch50Dialect, OuchDialect,
-    TimeInForce,
+    encode_id, ChildTag, OrderEvent, OrderRef, OrderRequest, Ouch42Dialect, Ouch50Dialect,
+    OuchDialect, TimeInForce,
 };
 use floe::types::{Price4, Qty, Side, Symbol};
 use floe::wire::ouch42 as w42;
@@ -126,6 +130,38 @@ fn executed50() -> Vec<u8> {
     }))
 }
 
+#[inline(never)]
+fn op_encode(d: &dyn OuchDialect, req: &OrderRequest, out: &mut [u8]) -> usize {
+    d.encode(req, out).unwrap()
+}
+
+#[inline(never)]
+fn op_encode_framed(d: &dyn OuchDialect, req: &OrderRequest, out: &mut [u8]) -> usize {
+    soupbintcp::emit_unsequenced_with(out, |p| d.encode(req, p)).unwrap()
+}
+
+#[inline(never)]
+fn op_decode42(d: &Ouch42Dialect, m: &[u8]) -> OrderEvent {
+    d.decode(m).unwrap()
+}
+
+#[inline(never)]
+fn op_decode50(d: &Ouch50Dialect, m: &[u8]) -> OrderEvent {
+    d.decode(m).unwrap()
+}
+
+#[inline(never)]
+fn op_frame_stream(f: &mut Framer, reads: &[&[u8]]) -> u64 {
+    let mut count = 0u64;
+    for r in reads {
+        let mut pos = 0;
+        while let Some(p) = f.next_packet(r, &mut pos).unwrap() {
+            count += u64::from(p[2]);
+        }
+    }
+    count
+}
+
 fn bench_encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode_enter");
     g.throughput(Throughput::Elements(1));
@@ -134,26 +170,16 @@ fn bench_encode(c: &mut Criterion) {
     let d50 = Ouch50Dialect::with_firm("FIRM").unwrap();
     let mut out = [0u8; 128];
     g.bench_function("ouch42", |b| {
-        b.iter(|| d42.encode(black_box(&req), black_box(&mut out)).unwrap())
+        b.iter(|| op_encode(black_box(&d42), black_box(&req), black_box(&mut out)))
     });
     g.bench_function("ouch50", |b| {
-        b.iter(|| d50.encode(black_box(&req), black_box(&mut out)).unwrap())
+        b.iter(|| op_encode(black_box(&d50), black_box(&req), black_box(&mut out)))
     });
     g.bench_function("ouch42_in_soupbintcp", |b| {
-        b.iter(|| {
-            soupbintcp::emit_unsequenced_with(black_box(&mut out), |p| {
-                d42.encode(black_box(&req), p)
-            })
-            .unwrap()
-        })
+        b.iter(|| op_encode_framed(black_box(&d42), black_box(&req), black_box(&mut out)))
     });
     g.bench_function("ouch50_in_soupbintcp", |b| {
-        b.iter(|| {
-            soupbintcp::emit_unsequenced_with(black_box(&mut out), |p| {
-                d50.encode(black_box(&req), p)
-            })
-            .unwrap()
-        })
+        b.iter(|| op_encode_framed(black_box(&d50), black_box(&req), black_box(&mut out)))
     });
     g.finish();
 }
@@ -165,16 +191,16 @@ fn bench_decode(c: &mut Criterion) {
     let d50 = Ouch50Dialect::with_firm("FIRM").unwrap();
     let (a42, e42, a50, e50) = (accepted42(), executed42(), accepted50(), executed50());
     g.bench_function("ouch42_accepted", |b| {
-        b.iter(|| d42.decode(black_box(&a42)).unwrap())
+        b.iter(|| op_decode42(black_box(&d42), black_box(&a42)))
     });
     g.bench_function("ouch42_executed", |b| {
-        b.iter(|| d42.decode(black_box(&e42)).unwrap())
+        b.iter(|| op_decode42(black_box(&d42), black_box(&e42)))
     });
     g.bench_function("ouch50_accepted", |b| {
-        b.iter(|| d50.decode(black_box(&a50)).unwrap())
+        b.iter(|| op_decode50(black_box(&d50), black_box(&a50)))
     });
     g.bench_function("ouch50_executed", |b| {
-        b.iter(|| d50.decode(black_box(&e50)).unwrap())
+        b.iter(|| op_decode50(black_box(&d50), black_box(&e50)))
     });
     // Peer: the owned Repr of the whole message set (every field, options parsed).
     g.bench_function("ouch42_accepted_repr_parse", |b| {
@@ -241,16 +267,7 @@ fn bench_framer(c: &mut Criterion) {
         g.bench_function(format!("floe_reads_of_{read}"), |b| {
             b.iter_batched_ref(
                 || Framer::new(1024),
-                |f| {
-                    let mut count = 0u64;
-                    for r in &reads {
-                        let mut pos = 0;
-                        while let Some(p) = f.next_packet(r, &mut pos).unwrap() {
-                            count += u64::from(p[2]);
-                        }
-                    }
-                    count
-                },
+                |f| op_frame_stream(f, black_box(&reads)),
                 BatchSize::SmallInput,
             )
         });
