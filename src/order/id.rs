@@ -24,25 +24,36 @@ pub const TAG_LIMIT: u32 = 62 * 62 * 62 * 62;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-fn put_base62(out: &mut [u8], mut v: u64) {
+/// Byte → base-62 digit; 0xFF for bytes outside the alphabet.
+const DIGIT: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 62 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn put_base62(out: &mut [u8], mut v: u32) {
     for slot in out.iter_mut().rev() {
         *slot = ALPHABET[(v % 62) as usize];
         v /= 62;
     }
 }
 
-fn digit(c: u8) -> Option<u64> {
-    match c {
-        b'0'..=b'9' => Some(u64::from(c - b'0')),
-        b'A'..=b'Z' => Some(u64::from(c - b'A') + 10),
-        b'a'..=b'z' => Some(u64::from(c - b'a') + 36),
-        _ => None,
-    }
-}
-
+/// The value of base-62 digits, `None` if any byte is outside the alphabet.
+/// Branch-free over the digits: an invalid byte maps to 0xFF, whose high bit
+/// no valid digit (< 62) has.
 fn get_base62(b: &[u8]) -> Option<u64> {
-    b.iter()
-        .try_fold(0u64, |acc, &c| Some(acc * 62 + digit(c)?))
+    let mut acc = 0u64;
+    let mut seen = 0u8;
+    for &c in b {
+        let d = DIGIT[usize::from(c)];
+        seen |= d;
+        acc = acc * 62 + u64::from(d);
+    }
+    (seen & 0x80 == 0).then_some(acc)
 }
 
 /// Encodes `(order, tag)` as the 14-byte identifier. A parent or child
@@ -57,9 +68,9 @@ pub fn encode_id(order: OrderRef, tag: ChildTag) -> Result<[u8; ID_LEN], Dialect
         });
     }
     let mut id = [0u8; ID_LEN];
-    put_base62(&mut id[0..6], u64::from(order.0));
-    put_base62(&mut id[6..10], u64::from(tag.parent));
-    put_base62(&mut id[10..14], u64::from(tag.child));
+    put_base62(&mut id[0..6], order.0);
+    put_base62(&mut id[6..10], tag.parent);
+    put_base62(&mut id[10..14], tag.child);
     Ok(id)
 }
 

@@ -800,7 +800,33 @@ impl Framer {
     /// stops early can resume later with the same `input` and `pos`, since
     /// nothing past `*pos` has been consumed. A `*pos` beyond `input.len()`
     /// is treated as the end of `input`.
+    #[inline]
     pub fn next_packet<'a>(
+        &'a mut self,
+        input: &'a [u8],
+        pos: &mut usize,
+    ) -> Result<Option<&'a [u8]>> {
+        // Fast path: nothing held, a whole valid packet next in `input`.
+        if self.held == 0 && self.failed.is_none() {
+            let start = (*pos).min(input.len());
+            let rest = &input[start..];
+            if let [h0, h1, ..] = *rest {
+                let frame_len = LENGTH_LEN + usize::from(u16::from_be_bytes([h0, h1]));
+                if frame_len > LENGTH_LEN
+                    && frame_len <= LENGTH_LEN + self.max_packet_len
+                    && rest.len() >= frame_len
+                {
+                    *pos = start + frame_len;
+                    return Ok(Some(&rest[..frame_len]));
+                }
+            }
+        }
+        self.next_packet_slow(input, pos)
+    }
+
+    /// Everything but the fast path: held partial packets, tails, errors.
+    #[inline(never)]
+    fn next_packet_slow<'a>(
         &'a mut self,
         input: &'a [u8],
         pos: &mut usize,
