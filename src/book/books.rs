@@ -231,6 +231,15 @@ impl Books {
         }
     }
 
+    /// The book at `index` (if assigned), its symbol and the counters, all
+    /// at once: what the feed handler needs to apply one message.
+    #[inline]
+    pub fn split_mut(&mut self, index: usize) -> Option<(&mut Book, Symbol, &mut Counters)> {
+        let symbol = *self.symbols.get(index)?;
+        let book = self.books.get_mut(index)?;
+        Some((book, symbol, &mut self.counters))
+    }
+
     /// The symbol of the book at `index`.
     #[inline]
     pub fn symbol(&self, index: usize) -> Option<Symbol> {
