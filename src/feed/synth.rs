@@ -324,7 +324,7 @@ impl SynthDay {
         }
         let header = self.header(locate);
         match roll {
-            0..380 | 380..400 => {
+            0..400 => {
                 let side = if self.rng.random_bool(0.5) {
                     Side::Buy
                 } else {
