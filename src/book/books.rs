@@ -98,10 +98,17 @@ pub enum BooksError {
 /// Up to `book.symbols` books, the stock-locate → book table (filled from
 /// ITCH stock directory messages), and the feed [`Counters`].
 ///
-/// All books are allocated by the constructor; a directory message only
-/// assigns a free one. Nothing grows afterwards.
+/// [`Books::new`] and [`Books::with_capacity`] allocate every book up front;
+/// a directory message only assigns a free one, and nothing grows
+/// afterwards. [`Books::on_demand`] instead allocates each book when the
+/// directory first names its symbol: for offline replay of whole-market
+/// files, where most of a large `book.symbols` may never be used.
 pub struct Books {
+    /// Allocated books; up to `capacity`, all of them unless on demand.
     books: Vec<Book>,
+    capacity: usize,
+    orders_per_book: usize,
+    levels_per_side: usize,
     /// Symbol of each assigned book; `len()` is the number assigned.
     symbols: Vec<Symbol>,
     /// 65,536 entries: book index, [`IGNORED`] or [`UNKNOWN`].
@@ -114,34 +121,74 @@ pub struct Books {
 }
 
 impl Books {
-    /// Books sized by the `[book]` configuration.
+    /// Books sized by the `[book]` configuration, all allocated now.
     pub fn new(cfg: &BookConfig) -> Result<Books, BooksError> {
-        let only = cfg
-            .only
-            .iter()
-            .map(|s| Symbol::new(s).ok_or_else(|| BooksError::BadSymbol(s.clone())))
-            .collect::<Result<Vec<_>, _>>()?;
-        Books::with_capacity(cfg.symbols, cfg.orders_per_book, cfg.levels_per_side, &only)
+        Books::build(cfg, true)
+    }
+
+    /// Like [`Books::new`], but each book is allocated only when a stock
+    /// directory message first assigns it (so an `R` message may allocate).
+    /// For offline replay; a live appliance uses [`Books::new`].
+    pub fn on_demand(cfg: &BookConfig) -> Result<Books, BooksError> {
+        Books::build(cfg, false)
     }
 
     /// `symbols` books of `orders_per_book` orders and `levels_per_side`
-    /// levels each; when `only` is not empty, only those symbols get books.
+    /// levels each, all allocated now; when `only` is not empty, only those
+    /// symbols get books.
     pub fn with_capacity(
         symbols: usize,
         orders_per_book: usize,
         levels_per_side: usize,
         only: &[Symbol],
     ) -> Result<Books, BooksError> {
+        Books::build_with(
+            symbols,
+            orders_per_book,
+            levels_per_side,
+            only.to_vec(),
+            true,
+        )
+    }
+
+    fn build(cfg: &BookConfig, eager: bool) -> Result<Books, BooksError> {
+        let only = cfg
+            .only
+            .iter()
+            .map(|s| Symbol::new(s).ok_or_else(|| BooksError::BadSymbol(s.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        Books::build_with(
+            cfg.symbols,
+            cfg.orders_per_book,
+            cfg.levels_per_side,
+            only,
+            eager,
+        )
+    }
+
+    fn build_with(
+        symbols: usize,
+        orders_per_book: usize,
+        levels_per_side: usize,
+        mut only: Vec<Symbol>,
+        eager: bool,
+    ) -> Result<Books, BooksError> {
         if symbols > MAX_BOOKS {
             return Err(BooksError::TooManyBooks);
         }
-        let mut only = only.to_vec();
         only.sort_unstable();
         only.dedup();
+        let mut books = Vec::with_capacity(symbols);
+        if eager {
+            books.extend(
+                (0..symbols).map(|_| Book::with_capacity(orders_per_book, levels_per_side)),
+            );
+        }
         Ok(Books {
-            books: (0..symbols)
-                .map(|_| Book::with_capacity(orders_per_book, levels_per_side))
-                .collect(),
+            books,
+            capacity: symbols,
+            orders_per_book,
+            levels_per_side,
             symbols: Vec::with_capacity(symbols),
             locates: vec![UNKNOWN; 1 << 16].into_boxed_slice(),
             by_symbol: HashMap::with_capacity(symbols),
@@ -176,12 +223,19 @@ impl Books {
         }
         let wanted = self.only.is_empty() || self.only.binary_search(&symbol).is_ok();
         let i = self.symbols.len();
-        if !wanted || i >= self.books.len() {
+        if !wanted || i >= self.capacity {
             self.counters.symbols_ignored += 1;
             if let Some(e) = self.locates.get_mut(slot) {
                 *e = IGNORED;
             }
             return None;
+        }
+        if self.books.len() <= i {
+            // On-demand mode: within the reserved capacity.
+            self.books.push(Book::with_capacity(
+                self.orders_per_book,
+                self.levels_per_side,
+            ));
         }
         self.symbols.push(symbol);
         self.by_symbol.insert(symbol, i as u16);
@@ -261,9 +315,9 @@ impl Books {
         self.symbols.is_empty()
     }
 
-    /// Books allocated (`book.symbols`).
+    /// Books the set can assign (`book.symbols`).
     pub fn capacity(&self) -> usize {
-        self.books.len()
+        self.capacity
     }
 
     /// Every assigned book with its symbol, in assignment order.
@@ -325,6 +379,26 @@ mod tests {
         assert_eq!(b.locate(2), Locate::Ignored);
         assert_eq!(b.counters.symbols_ignored, 1);
         assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn on_demand_books_behave_like_preallocated_ones() {
+        let cfg = BookConfig {
+            symbols: 2,
+            only: vec!["B".into(), "C".into(), "D".into()],
+            orders_per_book: 8,
+            levels_per_side: 4,
+        };
+        let mut b = Books::on_demand(&cfg).unwrap();
+        assert_eq!((b.len(), b.capacity()), (0, 2));
+        assert_eq!(b.on_directory(1, sym("A")), None);
+        assert_eq!(b.on_directory(2, sym("B")), Some(0));
+        assert_eq!(b.on_directory(3, sym("C")), Some(1));
+        assert_eq!(b.on_directory(4, sym("D")), None);
+        assert_eq!(b.counters.symbols_ignored, 2);
+        let book = b.book_mut(1).unwrap();
+        assert_eq!((book.order_capacity(), book.level_capacity()), (8, 4));
+        assert!(b.book(2).is_none());
     }
 
     #[test]

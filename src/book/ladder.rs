@@ -11,10 +11,14 @@
 const LINEAR: usize = 8;
 
 /// A fixed-capacity ladder of price levels.
+///
+/// The `Vec` is reserved at construction and never grows: every insert is
+/// checked against `capacity` first. Reserved but unused memory is never
+/// written, so its pages are committed only as the ladder deepens.
 pub(crate) struct Ladder {
-    /// `key << 32 | qty`, ascending by key in `[..len]`.
+    /// `key << 32 | qty`, ascending by key.
     levels: Vec<u64>,
-    len: usize,
+    capacity: usize,
 }
 
 #[inline]
@@ -28,35 +32,35 @@ fn qty_of(level: u64) -> u32 {
 }
 
 impl Ladder {
-    /// A ladder for at most `capacity` levels (zeroed: pages committed on use).
+    /// A ladder for at most `capacity` levels.
     pub fn with_capacity(capacity: usize) -> Ladder {
         Ladder {
-            levels: vec![0u64; capacity],
-            len: 0,
+            levels: Vec::with_capacity(capacity),
+            capacity,
         }
     }
 
     /// Levels in use.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.levels.len()
     }
 
     /// Levels the ladder holds at most.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.levels.len()
+        self.capacity
     }
 
     /// True when a new level would not fit.
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.len >= self.levels.len()
+        self.levels.len() >= self.capacity
     }
 
     #[inline]
     fn live(&self) -> &[u64] {
-        self.levels.get(..self.len).unwrap_or(&[])
+        &self.levels
     }
 
     /// `Ok(index)` of the level with `key`, or `Err(index)` where it would be
@@ -100,11 +104,7 @@ impl Ladder {
     /// the sum fits in `u32`.
     #[inline]
     pub fn add_at(&mut self, index: usize, qty: u32) {
-        if let Some(l) = self
-            .levels
-            .get_mut(..self.len)
-            .and_then(|s| s.get_mut(index))
-        {
+        if let Some(l) = self.levels.get_mut(index) {
             *l = (*l & !0xFFFF_FFFF) | u64::from(qty_of(*l).wrapping_add(qty));
         }
     }
@@ -113,24 +113,20 @@ impl Ladder {
     /// checked [`Ladder::is_full`] and that `qty` is not zero.
     #[inline]
     pub fn insert(&mut self, index: usize, key: u32, qty: u32) {
-        if self.is_full() || index > self.len {
+        if self.is_full() || index > self.levels.len() {
             debug_assert!(false, "ladder insert out of bounds");
             return;
         }
-        self.levels.copy_within(index..self.len, index + 1);
-        self.levels[index] = (u64::from(key) << 32) | u64::from(qty);
-        self.len += 1;
+        // Within the reserved capacity: never reallocates.
+        self.levels
+            .insert(index, (u64::from(key) << 32) | u64::from(qty));
     }
 
     /// Takes `qty` off the level at `index`; removes the level when it
     /// reaches zero. The caller checked that the level holds at least `qty`.
     #[inline]
     pub fn sub_at(&mut self, index: usize, qty: u32) {
-        let Some(l) = self
-            .levels
-            .get_mut(..self.len)
-            .and_then(|s| s.get_mut(index))
-        else {
+        let Some(l) = self.levels.get_mut(index) else {
             debug_assert!(false, "ladder index out of bounds");
             return;
         };
@@ -138,22 +134,21 @@ impl Ladder {
         if left != 0 {
             *l = (*l & !0xFFFF_FFFF) | u64::from(left);
         } else {
-            self.levels.copy_within(index + 1..self.len, index);
-            self.len -= 1;
+            self.levels.remove(index);
         }
     }
 
     /// Removes every level.
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.levels.clear();
     }
 
-    /// Writes every slot so the kernel commits its pages now.
+    /// Writes the whole reserved capacity once so that the kernel commits
+    /// its pages now; the levels are unchanged.
     pub fn prefault(&mut self) {
-        let len = self.len;
-        if let Some(rest) = self.levels.get_mut(len..) {
-            rest.fill(0);
-        }
+        let len = self.levels.len();
+        self.levels.resize(self.capacity, 0);
+        self.levels.truncate(len);
     }
 }
 
