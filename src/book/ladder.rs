@@ -5,10 +5,9 @@
 //! key is its price, an offer's key is `Price4::MAX - price`), so both sides
 //! share one code path and most inserts and removals — which a real feed
 //! makes near the top of the book — move only the few levels above them.
-//! Lookups scan a few levels down from the top, then binary-search the rest.
-
-/// Levels scanned linearly from the top before binary search takes over.
-const LINEAR: usize = 8;
+//! Lookups are a branch-free binary search over the keys: measured with
+//! callgrind on the synthetic day, it costs fewer instructions than a linear
+//! scan from the top (297 → 280 per message) or a gallop from the top (286).
 
 /// A fixed-capacity ladder of price levels.
 ///
@@ -67,20 +66,7 @@ impl Ladder {
     /// inserted to keep the order.
     #[inline]
     pub fn find(&self, key: u32) -> Result<usize, usize> {
-        let lv = self.live();
-        let stop = lv.len().saturating_sub(LINEAR);
-        let mut i = lv.len();
-        while i > stop {
-            let k = key_of(lv[i - 1]);
-            if k == key {
-                return Ok(i - 1);
-            }
-            if k < key {
-                return Err(i);
-            }
-            i -= 1;
-        }
-        lv[..stop].binary_search_by(|&l| key_of(l).cmp(&key))
+        self.live().binary_search_by(|&l| key_of(l).cmp(&key))
     }
 
     /// The quantity of the level at `index` (0 when out of range).
@@ -93,6 +79,13 @@ impl Ladder {
     #[inline]
     pub fn top(&self) -> Option<(u32, u32)> {
         self.live().last().map(|&l| (key_of(l), qty_of(l)))
+    }
+
+    /// The best level's raw word (`key << 32 | qty`), 0 when empty: a live
+    /// level never has zero quantity, so 0 is unambiguous.
+    #[inline]
+    pub fn top_word(&self) -> u64 {
+        self.live().last().copied().unwrap_or(0)
     }
 
     /// The levels from best to worst as `(key, qty)`.

@@ -19,4 +19,4 @@ mod order_book;
 mod orders;
 
 pub use books::{Books, BooksError, Counters, Locate, MAX_BOOKS};
-pub use order_book::{Book, BookError, OrderInfo, Top};
+pub use order_book::{Book, BookError, OrderInfo, Top, TopMark};

@@ -84,6 +84,13 @@ pub struct Top {
     pub ask: Option<Level>,
 }
 
+/// A cheap fingerprint of a book's best bid and best offer (price and
+/// size of each): two marks are equal exactly when both tops are equal.
+/// Taking one is two loads; the feed compares the marks before and after a
+/// message to tell whether to publish a quote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TopMark([u64; 2]);
+
 /// One symbol's order book: every resting order by reference number, and the
 /// displayed quantity per price level on each side.
 ///
@@ -415,6 +422,12 @@ impl Book {
             bid: self.best_bid(),
             ask: self.best_ask(),
         }
+    }
+
+    /// The fingerprint of the current top of book.
+    #[inline]
+    pub fn top_mark(&self) -> TopMark {
+        TopMark([self.bids.top_word(), self.asks.top_word()])
     }
 
     /// Shares displayed at `price` on `side` (zero when there is no level).

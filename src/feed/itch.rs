@@ -131,10 +131,12 @@ fn with_book(
         }
     };
     let (book, symbol, counters) = books.split_mut(index)?;
-    let before = book.top();
+    let before = book.top_mark();
     op(book, counters);
-    let after = book.top();
-    (before != after).then(|| quote(symbol, after, header.timestamp, rx_ts))
+    if book.top_mark() == before {
+        return None;
+    }
+    Some(quote(symbol, book.top(), header.timestamp, rx_ts))
 }
 
 #[inline(always)]
