@@ -1,4 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod itch_gen;
 pub mod model;
+pub mod pcap;
+pub mod tshark;

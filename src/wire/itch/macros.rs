@@ -355,7 +355,7 @@ macro_rules! itch_messages {
             /// side other than `B`/`S` → [`Error::BadValue`]. Bytes beyond the
             /// type's length are accepted and ignored, as a future edition
             /// appending fields would send them. Never panics, never allocates.
-            #[inline]
+            #[inline(never)]
             pub fn parse(bytes: &[u8]) -> Result<Message> {
                 let Some(&t) = bytes.first() else {
                     return Err(Error::Truncated { len: 0, need: 1 });

@@ -1,8 +1,8 @@
 //! The ITCH 5.0 message table (PROTOCOLS.md §1): one entry per message type,
 //! offsets counted from the type byte.
 
-use super::{check_prefix, field, Header, HEADER_LEN};
-use crate::wire::{alpha, Error, Result};
+use super::{check_prefix, Header, HEADER_LEN};
+use crate::wire::{alpha, field, Error, Result};
 
 itch_messages! {
     /// System Event: market-wide start/end of messages, system and market hours.

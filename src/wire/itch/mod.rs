@@ -27,14 +27,13 @@
 mod macros;
 pub mod binary_file;
 pub mod codes;
-mod field;
 mod messages;
 
 pub use binary_file::{emit_record, BinaryFileRecords};
 pub use codes::*;
 pub use messages::*;
 
-use crate::wire::{Error, Result};
+use crate::wire::{field, Error, Result};
 
 /// Bytes of the common header: type (1), stock locate (2), tracking number
 /// (2), timestamp (6).
@@ -66,10 +65,12 @@ impl Header {
     /// Reads the header of a message of `N >= 11` bytes.
     #[inline(always)]
     fn decode<const N: usize>(a: &[u8; N]) -> Header {
+        // Locate and tracking number as one load, bytes 3..11 as another
+        // (its top two bytes are the tracking number).
+        let ids = field::u32_at::<N, 1>(a);
         Header {
-            locate: field::u16_at::<N, 1>(a),
-            tracking: field::u16_at::<N, 3>(a),
-            // Bytes 3..11 as one load; the top two bytes are the tracking number.
+            locate: (ids >> 16) as u16,
+            tracking: ids as u16,
             timestamp: field::u64_at::<N, 3>(a) & MAX_TIMESTAMP,
         }
     }

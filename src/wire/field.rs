@@ -1,6 +1,7 @@
-//! Fixed-offset big-endian field access on fixed-size arrays.
+//! Fixed-offset big-endian field access on fixed-size arrays, for the
+//! hand-written decoders of this module.
 //!
-//! Every message is length-checked once, as `&[u8; LEN]`; the offsets here are
+//! A message is length-checked once, as `&[u8; LEN]`; the offsets here are
 //! const generics, asserted against `LEN` at compile time, so each read is a
 //! single load (plus a byte swap) with no runtime bounds check and no panic.
 
@@ -121,5 +122,5 @@ pub(crate) fn view_array<const N: usize>(b: &[u8]) -> &[u8; N] {
 #[inline(never)]
 #[track_caller]
 fn short_view(len: usize, need: usize) -> ! {
-    panic!("ITCH view over {len} bytes, the message needs {need}: use new_checked")
+    panic!("view over {len} bytes, the message needs {need}: use new_checked")
 }
