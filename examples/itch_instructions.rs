@@ -13,8 +13,6 @@
 //! - `decode`: floe decode only (`wire::itch::Message::parse`);
 //! - `itchy`: `itchy` decode only over the same buffer.
 //!
-//! - `decode-apply-prefetch`: as `decode-apply`, touching each message's
-//!   order slot (`feed::itch::prefetch_bytes`) eight messages ahead;
 //! - `compare`: wall-clock only — every round runs each of the timed modes
 //!   once, interleaved, on the same buffer; prints the minimum and median
 //!   nanoseconds per message of each over `FLOE_TIME_RUNS` rounds (default
@@ -63,32 +61,6 @@ fn measure_decode_apply(books: &mut Books, buf: &[u8]) -> u64 {
     for rec in BinaryFileRecords::new(buf) {
         let Ok(bytes) = rec else { break };
         if let Ok(Some(_)) = apply_bytes(books, bytes, Nanos::ZERO) {
-            quotes += 1;
-        }
-    }
-    quotes
-}
-
-#[inline(never)]
-fn measure_decode_apply_prefetch(books: &mut Books, buf: &[u8]) -> u64 {
-    const AHEAD: usize = 8;
-    let mut quotes = 0;
-    let mut ring: [&[u8]; AHEAD] = [&[]; AHEAD];
-    let mut n = 0usize;
-    for rec in BinaryFileRecords::new(buf) {
-        let Ok(bytes) = rec else { break };
-        floe::feed::itch::prefetch_bytes(books, bytes);
-        let slot = n % AHEAD;
-        if n >= AHEAD {
-            if let Ok(Some(_)) = apply_bytes(books, ring[slot], Nanos::ZERO) {
-                quotes += 1;
-            }
-        }
-        ring[slot] = bytes;
-        n += 1;
-    }
-    for k in n.saturating_sub(AHEAD)..n {
-        if let Ok(Some(_)) = apply_bytes(books, ring[k % AHEAD], Nanos::ZERO) {
             quotes += 1;
         }
     }
@@ -152,13 +124,6 @@ fn main() {
             eprintln!("quotes {q}, unknown refs {}", b.counters.unknown_refs);
             b.counters.messages
         }
-        "decode-apply-prefetch" => {
-            let buf = binary_file(cfg);
-            let mut b = books();
-            let q = measure_decode_apply_prefetch(&mut b, &buf);
-            eprintln!("quotes {q}, unknown refs {}", b.counters.unknown_refs);
-            b.counters.messages
-        }
         "decode" => measure_decode(&binary_file(cfg)),
         "itchy" => measure_itchy(&binary_file(cfg)),
         other => {
@@ -180,13 +145,7 @@ fn main() {
 }
 
 fn compare(cfg: SynthConfig, rounds: usize) {
-    let modes = [
-        "book",
-        "decode-apply",
-        "decode-apply-prefetch",
-        "decode",
-        "itchy",
-    ];
+    let modes = ["book", "decode-apply", "decode", "itchy"];
     let msgs: Vec<Message> = SynthDay::new(cfg).collect();
     let buf = binary_file(cfg);
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
@@ -197,7 +156,6 @@ fn compare(cfg: SynthConfig, rounds: usize) {
             match *m {
                 "book" => black_box(measure_book(&mut b, &msgs)),
                 "decode-apply" => black_box(measure_decode_apply(&mut b, &buf)),
-                "decode-apply-prefetch" => black_box(measure_decode_apply_prefetch(&mut b, &buf)),
                 "decode" => black_box(measure_decode(&buf)),
                 _ => black_box(measure_itchy(&buf)),
             };
@@ -212,9 +170,8 @@ fn compare(cfg: SynthConfig, rounds: usize) {
         println!("{m:<22} min {min:7.1} ns/message   median {med:7.1}");
     }
     println!(
-        "decode+apply / itchy (min): {:.2}   with prefetch: {:.2}",
-        mins[1] / mins[4],
-        mins[2] / mins[4]
+        "decode+apply / itchy decode-only (min): {:.2}",
+        mins[1] / mins[3]
     );
 }
 
@@ -234,13 +191,6 @@ fn time_once(mode: &str, cfg: SynthConfig) -> f64 {
             let mut b = books();
             let t = Instant::now();
             black_box(measure_decode_apply(&mut b, &buf));
-            t.elapsed().as_secs_f64()
-        }
-        "decode-apply-prefetch" => {
-            let buf = binary_file(cfg);
-            let mut b = books();
-            let t = Instant::now();
-            black_box(measure_decode_apply_prefetch(&mut b, &buf));
             t.elapsed().as_secs_f64()
         }
         "decode" => {

@@ -389,14 +389,6 @@ impl Book {
         Ok(old.into())
     }
 
-    /// Starts loading the memory an operation on `order_ref` will read,
-    /// without changing anything: issuing this for several upcoming messages
-    /// before applying them overlaps their cache misses.
-    #[inline]
-    pub fn prefetch(&self, order_ref: u64) {
-        core::hint::black_box(self.orders.touch(order_ref));
-    }
-
     /// A resting order by reference.
     #[inline]
     pub fn order(&self, order_ref: u64) -> Option<OrderInfo> {

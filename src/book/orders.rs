@@ -123,14 +123,6 @@ impl OrderTable {
         }
     }
 
-    /// Loads the cache line where a probe for `order_ref` starts, so that a
-    /// later operation on it finds the line in cache; returns the loaded word
-    /// (the caller passes it to `black_box` so that the load is kept).
-    #[inline]
-    pub fn touch(&self, order_ref: u64) -> u64 {
-        self.slots.get(self.home(order_ref)).map_or(0, |s| s[1])
-    }
-
     /// The order at a slot returned by [`OrderTable::probe`] as `Found`.
     #[inline]
     pub fn at(&self, slot: usize) -> Resting {

@@ -55,29 +55,6 @@ pub fn apply_bytes(books: &mut Books, bytes: &[u8], rx_ts: Nanos) -> Result<Opti
     }
 }
 
-/// Starts loading the book memory that applying the raw message `bytes`
-/// will touch (its order's table slot), without changing anything and
-/// without decoding it fully. Calling this for the next few messages of a
-/// block before applying them overlaps their cache misses.
-#[inline]
-pub fn prefetch_bytes(books: &Books, bytes: &[u8]) {
-    let (Some(&t), Some(loc), Some(r)) = (
-        bytes.first(),
-        bytes.get(1..3).and_then(|b| b.first_chunk::<2>()),
-        bytes.get(11..19).and_then(|b| b.first_chunk::<8>()),
-    ) else {
-        return;
-    };
-    if !matches!(t, b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U') {
-        return;
-    }
-    if let Locate::Book(i) = books.locate(u16::from_be_bytes(*loc)) {
-        if let Some(b) = books.book(i) {
-            b.prefetch(u64::from_be_bytes(*r));
-        }
-    }
-}
-
 /// Applies one decoded message to `books`. Returns the symbol's top of book
 /// when the message changed its best bid or best offer (price or size),
 /// stamped with the message's exchange timestamp and `rx_ts`.
