@@ -2,12 +2,17 @@
 //!
 //! Open addressing with linear probing over a power-of-two slot array at
 //! most half full, and backward-shift deletion (no tombstones, so probe
-//! lengths never degrade over a trading day). A slot is 16 bytes: the
-//! reference, and one word holding the open quantity (low 32 bits), the price
-//! (bits 32..63) and the side (bit 63). A slot with zero quantity is empty:
-//! the book never keeps an order with no shares.
+//! lengths never degrade over a trading day). Beside the 16-byte slots
+//! (the reference, and one word holding the open quantity in the low 32
+//! bits, the price in bits 32..62 and the side in bit 63) sits one tag byte
+//! per slot: 0 for empty, else the high bit and seven bits of the
+//! reference's hash. Probes read the tags, which are 16 times denser than the
+//! slots and stay in cache, and read a slot only when its tag matches: an
+//! add of a new reference — the commonest message — usually finds its empty
+//! slot without loading any slot, and its write is a store, which does not
+//! stall the way a load miss does.
 //!
-//! The slot array is allocated zeroed, so the kernel commits its pages on
+//! Both arrays are allocated zeroed, so the kernel commits their pages on
 //! first touch; [`OrderTable::prefault`] commits them all up front.
 
 use crate::types::{Price4, Qty, Side};
@@ -55,12 +60,26 @@ fn unpack(w: u64) -> Resting {
 
 /// Fixed-capacity map from order reference to [`Resting`].
 pub(crate) struct OrderTable {
-    /// `[reference, packed]`; `packed & 0xFFFF_FFFF == 0` marks an empty slot.
+    /// One byte per slot: 0 = empty, else `0x80 | 7 bits of the hash`.
+    tags: Vec<u8>,
+    /// `[reference, packed]`; meaningful only where the tag is non-zero.
     slots: Vec<[u64; 2]>,
     mask: usize,
     shift: u32,
     len: usize,
     capacity: usize,
+}
+
+#[inline]
+fn hash(order_ref: u64) -> u64 {
+    // Fibonacci hashing: sequential references spread evenly.
+    order_ref.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn tag_of(h: u64) -> u8 {
+    // Bits 8..15 of the product; the slot index uses the top bits.
+    0x80 | ((h >> 8) as u8 & 0x7F)
 }
 
 impl OrderTable {
@@ -73,7 +92,8 @@ impl OrderTable {
             .checked_next_power_of_two()
             .unwrap_or(1 << (usize::BITS - 1));
         OrderTable {
-            // Zeroed allocation: pages are committed on first touch.
+            // Zeroed allocations: pages are committed on first touch.
+            tags: vec![0u8; slots],
             slots: vec![[0u64; 2]; slots],
             mask: slots - 1,
             shift: 64 - slots.trailing_zeros(),
@@ -101,22 +121,23 @@ impl OrderTable {
     }
 
     #[inline]
-    fn home(&self, order_ref: u64) -> usize {
-        // Fibonacci hashing: sequential references spread evenly.
-        (order_ref.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    fn home(&self, h: u64) -> usize {
+        (h >> self.shift) as usize & self.mask
     }
 
     /// Finds `order_ref` or the empty slot where it would be inserted.
     /// Terminates because the table is never more than half full.
     #[inline]
     pub fn probe(&self, order_ref: u64) -> Probe {
-        let mut i = self.home(order_ref);
+        let h = hash(order_ref);
+        let tag = tag_of(h);
+        let mut i = self.home(h);
         loop {
-            let [k, w] = self.slots[i];
-            if w as u32 == 0 {
+            let t = self.tags[i];
+            if t == 0 {
                 return Probe::Vacant(i);
             }
-            if k == order_ref {
+            if t == tag && self.slots[i][0] == order_ref {
                 return Probe::Found(i);
             }
             i = (i + 1) & self.mask;
@@ -144,6 +165,7 @@ impl OrderTable {
     #[inline]
     pub fn insert_at(&mut self, slot: usize, order_ref: u64, r: Resting) {
         debug_assert!(r.qty.0 != 0 && !self.is_full());
+        self.tags[slot] = tag_of(hash(order_ref));
         self.slots[slot] = [order_ref, pack(r)];
         self.len += 1;
     }
@@ -164,49 +186,48 @@ impl OrderTable {
         let mut hole = slot;
         let mut i = (slot + 1) & mask;
         loop {
-            let [k, w] = self.slots[i];
-            if w as u32 == 0 {
+            let t = self.tags[i];
+            if t == 0 {
                 break;
             }
-            let home = self.home(k);
+            let entry = self.slots[i];
+            let home = self.home(hash(entry[0]));
             // Move the entry into the hole if its home is not in (hole, i].
             if (i.wrapping_sub(home) & mask) >= (i.wrapping_sub(hole) & mask) {
-                self.slots[hole] = [k, w];
+                self.tags[hole] = t;
+                self.slots[hole] = entry;
                 hole = i;
             }
             i = (i + 1) & mask;
         }
-        self.slots[hole] = [0, 0];
+        self.tags[hole] = 0;
         self.len -= 1;
     }
 
-    /// Empties the table (touches every slot).
+    /// Empties the table (touches every tag).
     pub fn clear(&mut self) {
-        self.slots.fill([0, 0]);
+        self.tags.fill(0);
         self.len = 0;
     }
 
-    /// Writes every slot so that the kernel commits all pages now rather
-    /// than on the hot path.
+    /// Writes every tag and slot so that the kernel commits all pages now
+    /// rather than on the hot path; the contents are unchanged.
     pub fn prefault(&mut self) {
-        if self.len == 0 {
-            self.clear();
-        } else {
-            // A non-empty table has been touched where it matters; touching
-            // the rest without disturbing live entries:
-            for s in self.slots.iter_mut() {
-                let v = *s;
-                *s = core::hint::black_box(v);
-            }
+        for t in self.tags.iter_mut() {
+            *t = core::hint::black_box(*t);
+        }
+        for s in self.slots.iter_mut() {
+            *s = core::hint::black_box(*s);
         }
     }
 
     /// Every stored order, in slot order (not hot: for checks and snapshots).
     pub fn iter(&self) -> impl Iterator<Item = (u64, Resting)> + '_ {
-        self.slots
+        self.tags
             .iter()
-            .filter(|[_, w]| *w as u32 != 0)
-            .map(|&[k, w]| (k, unpack(w)))
+            .zip(self.slots.iter())
+            .filter(|(&t, _)| t != 0)
+            .map(|(_, &[k, w])| (k, unpack(w)))
     }
 }
 
