@@ -31,6 +31,8 @@ enum Command {
     Journal(cli::journal::Command),
     /// Replay a NASDAQ ITCH 5.0 binary file through the feed handler and books.
     Replay(cli::replay::Args),
+    /// Write a synthetic NASDAQ ITCH 5.0 day file (BinaryFILE) for replay and tests.
+    GenItch(cli::gen_itch::Args),
     /// The tick-to-trade benchmark harness.
     Bench(cli::bench::Args),
     /// Configuration tools.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Order(c) => cli::order::run(c),
         Command::Journal(c) => cli::journal::run(c),
         Command::Replay(a) => cli::replay::run(a),
+        Command::GenItch(a) => cli::gen_itch::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Config(c) => cli::config::run(c),
     };

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod exchange;
+pub mod gen_itch;
 pub mod journal;
 pub mod order;
 pub mod replay;

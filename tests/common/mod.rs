@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod itch_gen;
+pub mod model;
 pub mod pcap;
 pub mod tshark;
 
