@@ -21,7 +21,11 @@ const SEEDS: u64 = 1_200;
 /// A random scenario for `seed`.
 pub fn scenario(seed: u64) -> World {
     let mut r = rng(seed);
-    let mode = if seed % 2 == 0 { Mode::Ouch50 } else { Mode::Ouch42 };
+    let mode = if seed % 2 == 0 {
+        Mode::Ouch50
+    } else {
+        Mode::Ouch42
+    };
     let mut cfg = test_config();
     let lot = if r.random_bool(0.3) { 100 } else { 1 };
     cfg.risk.lot_size = lot;
@@ -49,7 +53,11 @@ pub fn scenario(seed: u64) -> World {
     let mut items: Vec<(Nanos, Script)> = Vec::new();
     for i in 0..nparents {
         let (sym, mid) = syms[r.random_range(0..nsym)];
-        let side = if r.random_bool(0.5) { Side::Buy } else { Side::Sell };
+        let side = if r.random_bool(0.5) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let display = lot * r.random_range(1..=4);
         let total = display * r.random_range(2..=12);
         let off = 100 * r.random_range(0..=6u32);
@@ -66,15 +74,36 @@ pub fn scenario(seed: u64) -> World {
         }
         let coid = format!("s{seed}-p{i}");
         let at = Nanos::from_us(r.random_range(1..2_000));
-        items.push((at, Script::New { coid: coid.clone(), params: p, seed: r.random() }));
+        items.push((
+            at,
+            Script::New {
+                coid: coid.clone(),
+                params: p,
+                seed: r.random(),
+            },
+        ));
         if r.random_bool(0.15) {
             // The client retries: the same body gets the original answer.
-            items.push((at + Nanos::from_us(500), Script::New { coid: coid.clone(), params: p, seed: r.random() }));
+            items.push((
+                at + Nanos::from_us(500),
+                Script::New {
+                    coid: coid.clone(),
+                    params: p,
+                    seed: r.random(),
+                },
+            ));
         }
         if r.random_bool(0.1) {
             let mut q = p;
             q.total = floe::types::Qty(total + lot);
-            items.push((at + Nanos::from_us(700), Script::New { coid, params: q, seed: 1 }));
+            items.push((
+                at + Nanos::from_us(700),
+                Script::New {
+                    coid,
+                    params: q,
+                    seed: 1,
+                },
+            ));
         }
     }
     let nevents = r.random_range(0..12);
@@ -101,7 +130,10 @@ pub fn scenario(seed: u64) -> World {
             70..=75 => Script::Kill(true),
             76..=81 => Script::Kill(false),
             _ => {
-                items.push((at + Nanos::from_us(r.random_range(50..3_000)), Script::Reconnect));
+                items.push((
+                    at + Nanos::from_us(r.random_range(50..3_000)),
+                    Script::Reconnect,
+                ));
                 Script::Disconnect
             }
         };
@@ -198,10 +230,17 @@ fn check_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
     w.start(&mut eng, &mut out);
     let finished = w.run(&mut eng, &mut out, None);
     if !w.violations.is_empty() || !w.venue.violations.is_empty() {
-        return Err(format!("violations: {:?} {:?}", w.violations, w.venue.violations));
+        return Err(format!(
+            "violations: {:?} {:?}",
+            w.violations, w.venue.violations
+        ));
     }
     if !finished {
-        return Err(format!("did not finish by {:?}; live parents {}", w.now, eng.live_parents()));
+        return Err(format!(
+            "did not finish by {:?}; live parents {}",
+            w.now,
+            eng.live_parents()
+        ));
     }
     for t in &w.parents {
         let s = eng
@@ -209,16 +248,25 @@ fn check_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
             .ok_or_else(|| format!("parent {} unknown at the end", t.id))?;
         let venue_exec = w.venue.executed.get(&t.id).copied().unwrap_or(0);
         if u64::from(s.filled.0) != venue_exec {
-            return Err(format!("parent {}: engine filled {} venue executed {venue_exec}", t.id, s.filled.0));
+            return Err(format!(
+                "parent {}: engine filled {} venue executed {venue_exec}",
+                t.id, s.filled.0
+            ));
         }
         if venue_exec > t.max_total {
-            return Err(format!("parent {} over-filled: {venue_exec} > {}", t.id, t.max_total));
+            return Err(format!(
+                "parent {} over-filled: {venue_exec} > {}",
+                t.id, t.max_total
+            ));
         }
         if !is_terminal(s.status) {
             return Err(format!("parent {} ends {:?}", t.id, s.status));
         }
         if s.status == StatusCode::Filled && s.filled != s.total {
-            return Err(format!("parent {} FILLED with {} of {}", t.id, s.filled.0, s.total.0));
+            return Err(format!(
+                "parent {} FILLED with {} of {}",
+                t.id, s.filled.0, s.total.0
+            ));
         }
     }
     // Record by record: legal transitions, invariants; then the same state.
@@ -230,8 +278,12 @@ fn check_seed(seed: u64, cov: &mut Coverage) -> Result<(), String> {
     // Snapshot + tail gives the same state too.
     let cut = (seed as usize * 7919) % (records.len() + 1);
     let head = replay(&w.cfg, w.mode, &records[..cut]);
-    let mut mid = floe::engine::Engine::restore_with_options(&w.cfg, w.mode.options(), &snapshot_bytes(&head))
-        .map_err(|e| format!("restore: {e}"))?;
+    let mut mid = floe::engine::Engine::restore_with_options(
+        &w.cfg,
+        w.mode.options(),
+        &snapshot_bytes(&head),
+    )
+    .map_err(|e| format!("restore: {e}"))?;
     for r in &records[cut..] {
         mid.apply(r).map_err(|e| format!("tail apply: {e}"))?;
     }
@@ -257,7 +309,12 @@ fn invariants_hold_over_many_seeds() {
             break;
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     eprintln!("{SEEDS} seeds: {cov:?}");
     let c = &cov;
     for (what, n) in [
@@ -301,7 +358,10 @@ fn replies_follow_idempotency_rules() {
         // A replayed answer names the parent of the original.
         let mut by_parent = std::collections::BTreeMap::new();
         for (_, r) in &w.replies {
-            if let Reply::Accepted { parent, created_at, .. } = r {
+            if let Reply::Accepted {
+                parent, created_at, ..
+            } = r
+            {
                 let prev = by_parent.insert(*parent, *created_at);
                 if let Some(p) = prev {
                     assert_eq!(p, *created_at, "seed {seed}: replay changed created_at");
@@ -309,7 +369,10 @@ fn replies_follow_idempotency_rules() {
             }
         }
     }
-    assert!(replays > 0 && conflicts > 0, "replays {replays} conflicts {conflicts}");
+    assert!(
+        replays > 0 && conflicts > 0,
+        "replays {replays} conflicts {conflicts}"
+    );
 }
 
 #[test]

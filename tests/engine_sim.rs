@@ -17,13 +17,21 @@ fn buy_10k(mode: Mode, seed: u64, peg: bool) -> World {
     p.max_delay_ms = 2;
     w.script.push((
         floe::time::Nanos::from_us(10),
-        Script::New { coid: "buy-10k".into(), params: p, seed: seed ^ 0xabc },
+        Script::New {
+            coid: "buy-10k".into(),
+            params: p,
+            seed: seed ^ 0xabc,
+        },
     ));
     w.quiet_after_script = false;
     let mut eng = w.engine();
     let mut out = Outbox::with_capacity(256);
     w.start(&mut eng, &mut out);
-    assert!(w.run(&mut eng, &mut out, None), "run did not finish: {:?}", w.violations);
+    assert!(
+        w.run(&mut eng, &mut out, None),
+        "run did not finish: {:?}",
+        w.violations
+    );
     w
 }
 
@@ -55,10 +63,18 @@ fn buy_10000_display_100_fills_completely() {
             // Accepted as NEW; the first slice went out in the same call.
             assert!(w.replies.iter().any(|(_, r)| matches!(
                 r,
-                floe::engine::Reply::Accepted { status: StatusCode::New, replay: false, .. }
+                floe::engine::Reply::Accepted {
+                    status: StatusCode::New,
+                    replay: false,
+                    ..
+                }
             )));
             // With OUCH 5.0 the first slice waits for the Account Query answer.
-            let first = if mode == Mode::Ouch50 { StatusCode::New } else { StatusCode::Working };
+            let first = if mode == Mode::Ouch50 {
+                StatusCode::New
+            } else {
+                StatusCode::Working
+            };
             assert_eq!(t.statuses.first(), Some(&first), "{mode:?}");
         }
     }
@@ -71,5 +87,8 @@ fn same_seed_gives_the_same_child_schedule() {
     assert_eq!(a.sends, b.sends);
     assert_eq!(a.journal, b.journal);
     let c = buy_10k(Mode::Ouch50, 100, true);
-    assert_ne!(a.sends, c.sends, "a different seed gives a different schedule");
+    assert_ne!(
+        a.sends, c.sends,
+        "a different seed gives a different schedule"
+    );
 }

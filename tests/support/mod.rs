@@ -16,7 +16,9 @@ use floe::engine::{
     Action, ClientOrderId, Command, CommandKind, Engine, EngineOptions, Outbox, ParentStatus,
     Record, Reply,
 };
-use floe::order::{CancelReason, ChildTag, OrderEvent, OrderRef, OrderRequest, RejectReason, TimeInForce};
+use floe::order::{
+    CancelReason, ChildTag, OrderEvent, OrderRef, OrderRequest, RejectReason, TimeInForce,
+};
 use floe::time::Nanos;
 use floe::types::{Level, Price4, Qty, Quote, Side, Symbol};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -142,7 +144,10 @@ impl Venue {
     }
 
     fn parent_live(&self, parent: u32) -> usize {
-        self.live.values().filter(|o| o.tag.parent == parent).count()
+        self.live
+            .values()
+            .filter(|o| o.tag.parent == parent)
+            .count()
     }
 
     pub fn handle(&mut self, now: Nanos, req: OrderRequest) {
@@ -168,7 +173,10 @@ impl Venue {
                             ts,
                             order,
                             tag: Some(tag),
-                            reason: RejectReason { code: 0x13, text: "" },
+                            reason: RejectReason {
+                                code: 0x13,
+                                text: "",
+                            },
                         },
                     );
                     return;
@@ -214,7 +222,10 @@ impl Venue {
                                 ts,
                                 order,
                                 decrement: Qty(o.open),
-                                reason: CancelReason { code: b'I', text: "" },
+                                reason: CancelReason {
+                                    code: b'I',
+                                    text: "",
+                                },
                             },
                         );
                     }
@@ -232,7 +243,9 @@ impl Venue {
                     return;
                 }
                 let Some(o) = self.live.get(&old.0).copied() else {
-                    // Original no longer live: ignored, number not consumed.
+                    // Original no longer live: ignored, number not consumed
+                    // (but remembered, so a resend is recognised).
+                    self.used.insert(new.0, req);
                     self.ignored += 1;
                     return;
                 };
@@ -244,7 +257,10 @@ impl Venue {
                             ts,
                             order: new,
                             tag: Some(new_tag),
-                            reason: RejectReason { code: 0x15, text: "" },
+                            reason: RejectReason {
+                                code: 0x15,
+                                text: "",
+                            },
                         },
                     );
                     return;
@@ -259,7 +275,10 @@ impl Venue {
                             ts,
                             order: old,
                             decrement: Qty(o.open),
-                            reason: CancelReason { code: b'U', text: "" },
+                            reason: CancelReason {
+                                code: b'U',
+                                text: "",
+                            },
                         },
                     );
                     return;
@@ -289,7 +308,9 @@ impl Venue {
                     },
                 );
             }
-            OrderRequest::Cancel { order, remaining, .. } => {
+            OrderRequest::Cancel {
+                order, remaining, ..
+            } => {
                 if remaining.0 != 0 {
                     self.violations.push("partial cancel sent".into());
                 }
@@ -300,7 +321,10 @@ impl Venue {
                             ts,
                             order,
                             decrement: Qty(o.open),
-                            reason: CancelReason { code: b'U', text: "" },
+                            reason: CancelReason {
+                                code: b'U',
+                                text: "",
+                            },
                         },
                     );
                 }
@@ -455,11 +479,19 @@ impl Market {
 #[derive(Clone, Debug)]
 pub enum Script {
     /// A command; parents are named by their index in creation order.
-    New { coid: String, params: IcebergParams, seed: u64 },
+    New {
+        coid: String,
+        params: IcebergParams,
+        seed: u64,
+    },
     Cancel(usize),
     Pause(usize),
     Resume(usize),
-    Amend { parent: usize, total: Option<u32>, limit: Option<u32> },
+    Amend {
+        parent: usize,
+        total: Option<u32>,
+        limit: Option<u32>,
+    },
     Kill(bool),
     Disconnect,
     Reconnect,
@@ -690,9 +722,15 @@ impl World {
         false
     }
 
+    /// A send the crashed engine had handed over before dying.
+    pub fn process_send_for_crash(&mut self, req: OrderRequest) {
+        self.on_send(req);
+    }
+
     fn on_send(&mut self, req: OrderRequest) {
         if !self.connected {
-            self.violations.push(format!("sent while the session is down: {req:?}"));
+            self.violations
+                .push(format!("sent while the session is down: {req:?}"));
             return;
         }
         // A resend repeats the first send of its ref exactly; its price was
@@ -706,7 +744,8 @@ impl World {
         if let Some(k) = key {
             if let Some(first) = self.first_sends.get(&k) {
                 if *first != req {
-                    self.violations.push(format!("resend differs: {first:?} then {req:?}"));
+                    self.violations
+                        .push(format!("resend differs: {first:?} then {req:?}"));
                 }
                 self.resends += 1;
                 self.sends.push((self.now, req));
@@ -742,7 +781,8 @@ impl World {
     fn on_reply(&mut self, corr: u64, reply: Reply) {
         self.replies.push((corr, reply));
         let Some(cmd) = self.pending.remove(&corr) else {
-            self.violations.push(format!("reply to an unknown correlation {corr}"));
+            self.violations
+                .push(format!("reply to an unknown correlation {corr}"));
             return;
         };
         match (cmd, reply) {
@@ -755,6 +795,12 @@ impl World {
                                 self.parents[i].id
                             ));
                         }
+                        i
+                    }
+                    None if self.parents.iter().any(|t| t.id == parent) => {
+                        let i = self.parents.iter().position(|t| t.id == parent).unwrap();
+                        self.parents[i].limit = params.limit.0;
+                        self.by_coid.insert(coid, i);
                         i
                     }
                     None => {
@@ -772,7 +818,14 @@ impl World {
                 let t = &self.parents[idx];
                 self.venue.ceiling.insert(t.id, t.max_total);
             }
-            (Script::Amend { parent, total, limit }, Reply::Done { .. }) => {
+            (
+                Script::Amend {
+                    parent,
+                    total,
+                    limit,
+                },
+                Reply::Done { .. },
+            ) => {
                 if let Some(t) = self.parents.get_mut(parent) {
                     if let Some(l) = limit {
                         t.limit = l;
@@ -791,7 +844,8 @@ impl World {
         if s.filled.0 as u64 + s.remaining.0 as u64 + s.live.0 as u64 != s.total.0 as u64
             || s.filled > s.total
         {
-            self.violations.push(format!("status breaks filled+remaining+live=total: {s:?}"));
+            self.violations
+                .push(format!("status breaks filled+remaining+live=total: {s:?}"));
         }
         if let Some(t) = self.parents.iter_mut().find(|t| t.id == s.parent) {
             if t.statuses.last() != Some(&s.status) {
@@ -815,17 +869,33 @@ impl World {
         }
     }
 
-    pub fn send_command(&mut self, eng: &mut Engine, out: &mut Outbox, item: Script, hook: Option<Hook<'_>>) {
+    pub fn send_command(
+        &mut self,
+        eng: &mut Engine,
+        out: &mut Outbox,
+        item: Script,
+        hook: Option<Hook<'_>>,
+    ) {
         let kind = match &item {
             Script::New { coid, params, seed } => CommandKind::NewIceberg {
                 client_order_id: ClientOrderId::new(coid.as_bytes()).unwrap(),
                 params: *params,
                 seed: *seed,
             },
-            Script::Cancel(i) => CommandKind::Cancel { parent: self.pid(*i) },
-            Script::Pause(i) => CommandKind::Pause { parent: self.pid(*i) },
-            Script::Resume(i) => CommandKind::Resume { parent: self.pid(*i) },
-            Script::Amend { parent, total, limit } => CommandKind::Amend {
+            Script::Cancel(i) => CommandKind::Cancel {
+                parent: self.pid(*i),
+            },
+            Script::Pause(i) => CommandKind::Pause {
+                parent: self.pid(*i),
+            },
+            Script::Resume(i) => CommandKind::Resume {
+                parent: self.pid(*i),
+            },
+            Script::Amend {
+                parent,
+                total,
+                limit,
+            } => CommandKind::Amend {
                 parent: self.pid(*parent),
                 total: total.map(Qty),
                 limit: limit.map(Price4),
@@ -836,7 +906,10 @@ impl World {
         self.correlation += 1;
         let corr = self.correlation;
         self.pending.insert(corr, item);
-        let cmd = Command { correlation: corr, kind };
+        let cmd = Command {
+            correlation: corr,
+            kind,
+        };
         self.engine_call(
             eng,
             out,
@@ -847,16 +920,18 @@ impl World {
 
     fn pid(&self, i: usize) -> u32 {
         // Tracked parents registered from replies, in creation order.
-        let mut ids: Vec<u32> = self
-            .by_coid
-            .values()
-            .map(|&k| self.parents[k].id)
-            .collect();
+        let mut ids: Vec<u32> = self.by_coid.values().map(|&k| self.parents[k].id).collect();
         ids.sort_unstable();
         ids.get(i).copied().unwrap_or(u32::MAX - 1)
     }
 
-    fn run_script_item(&mut self, eng: &mut Engine, out: &mut Outbox, item: Script, hook: Option<Hook<'_>>) {
+    fn run_script_item(
+        &mut self,
+        eng: &mut Engine,
+        out: &mut Outbox,
+        item: Script,
+        hook: Option<Hook<'_>>,
+    ) {
         match item {
             Script::Disconnect => {
                 if self.connected {
@@ -898,7 +973,9 @@ impl World {
             self.venue.handle(now, req);
         }
         while self.connected
-            && self.deliverable_at(self.delivered + 1).is_some_and(|a| a <= now)
+            && self
+                .deliverable_at(self.delivered + 1)
+                .is_some_and(|a| a <= now)
         {
             let seq = self.delivered + 1;
             let ev = self.venue.log[seq as usize - 1].1;
@@ -913,30 +990,24 @@ impl World {
         let quiet = self.quiet_after_script && self.script_pos >= self.script.len();
         if !quiet && self.market.next <= now {
             let q = self.market.tick_once(now);
-            self.engine_call(
-                eng,
-                out,
-                |e, o, now| e.on_quote(now, &q, o),
-                rb(&mut hook),
-            );
+            self.engine_call(eng, out, |e, o, now| e.on_quote(now, &q, o), rb(&mut hook));
         }
         if self.next_fill <= now {
             self.venue.fill_round(now);
             self.next_fill = now + self.fill_interval;
         }
-        while self.script.get(self.script_pos).is_some_and(|(a, _)| *a <= now) {
+        while self
+            .script
+            .get(self.script_pos)
+            .is_some_and(|(a, _)| *a <= now)
+        {
             let item = self.script[self.script_pos].1.clone();
             self.script_pos += 1;
             self.run_script_item(eng, out, item, rb(&mut hook));
         }
         let d = eng.next_deadline();
         if d <= now {
-            self.engine_call(
-                eng,
-                out,
-                |e, o, now| e.poll(now, o),
-                rb(&mut hook),
-            );
+            self.engine_call(eng, out, |e, o, now| e.poll(now, o), rb(&mut hook));
         }
         true
     }
@@ -974,15 +1045,26 @@ impl World {
 }
 
 pub fn is_terminal(s: StatusCode) -> bool {
-    matches!(s, StatusCode::Filled | StatusCode::Cancelled | StatusCode::Rejected)
+    matches!(
+        s,
+        StatusCode::Filled | StatusCode::Cancelled | StatusCode::Rejected
+    )
 }
 
 /// Records equal except for venue reason texts (not journaled).
 fn texts_only_differ(a: &Record, b: &Record) -> bool {
     match (a, b) {
         (
-            Record::VenueEvent { at: a1, soup_seq: s1, event: e1 },
-            Record::VenueEvent { at: a2, soup_seq: s2, event: e2 },
+            Record::VenueEvent {
+                at: a1,
+                soup_seq: s1,
+                event: e1,
+            },
+            Record::VenueEvent {
+                at: a2,
+                soup_seq: s2,
+                event: e2,
+            },
         ) => a1 == a2 && s1 == s2 && strip(e1) == strip(e2),
         _ => false,
     }
@@ -990,17 +1072,33 @@ fn texts_only_differ(a: &Record, b: &Record) -> bool {
 
 fn strip(e: &OrderEvent) -> OrderEvent {
     match *e {
-        OrderEvent::Rejected { ts, order, tag, reason } => OrderEvent::Rejected {
+        OrderEvent::Rejected {
             ts,
             order,
             tag,
-            reason: RejectReason { code: reason.code, text: "" },
+            reason,
+        } => OrderEvent::Rejected {
+            ts,
+            order,
+            tag,
+            reason: RejectReason {
+                code: reason.code,
+                text: "",
+            },
         },
-        OrderEvent::Canceled { ts, order, decrement, reason } => OrderEvent::Canceled {
+        OrderEvent::Canceled {
             ts,
             order,
             decrement,
-            reason: CancelReason { code: reason.code, text: "" },
+            reason,
+        } => OrderEvent::Canceled {
+            ts,
+            order,
+            decrement,
+            reason: CancelReason {
+                code: reason.code,
+                text: "",
+            },
         },
         other => other,
     }
@@ -1010,7 +1108,8 @@ fn strip(e: &OrderEvent) -> OrderEvent {
 pub fn replay(cfg: &Config, mode: Mode, records: &[Record]) -> Engine {
     let mut e = Engine::with_options(cfg, mode.options());
     for (i, r) in records.iter().enumerate() {
-        e.apply(r).unwrap_or_else(|err| panic!("record {i} {r:?}: {err}"));
+        e.apply(r)
+            .unwrap_or_else(|err| panic!("record {i} {r:?}: {err}"));
     }
     e
 }
@@ -1065,13 +1164,16 @@ pub fn shadow_replay(cfg: &Config, mode: Mode, records: &[Record]) -> Result<Eng
     let mut e = Engine::with_options(cfg, mode.options());
     let mut states: BTreeMap<u32, ParentState> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {
-        e.apply(r).map_err(|err| format!("record {i} {r:?}: {err}"))?;
+        e.apply(r)
+            .map_err(|err| format!("record {i} {r:?}: {err}"))?;
         e.check_invariants()
             .map_err(|err| format!("after record {i} {r:?}: {err}"))?;
         // Any record may move any parent (kill switch, venue events): check all tracked.
         let ids: Vec<u32> = states.keys().copied().chain(record_parent(r)).collect();
         for id in ids {
-            let Some(s) = e.parent_status(id) else { continue };
+            let Some(s) = e.parent_status(id) else {
+                continue;
+            };
             let now = state_of(s.status);
             if let Some(prev) = states.insert(id, now) {
                 if !legal(prev, now) {
@@ -1105,7 +1207,14 @@ pub fn test_config() -> Config {
     c
 }
 
-pub fn params(sym: &str, side: Side, total: u32, display: u32, ppm: u32, limit: u32) -> IcebergParams {
+pub fn params(
+    sym: &str,
+    side: Side,
+    total: u32,
+    display: u32,
+    ppm: u32,
+    limit: u32,
+) -> IcebergParams {
     IcebergParams {
         symbol: Symbol::new(sym).unwrap(),
         side,
