@@ -27,7 +27,7 @@ use support::*;
 
 fn crash_scenario(seed: u64) -> World {
     let mut r = rng(seed ^ 0xc4a5);
-    let mode = if seed % 2 == 0 {
+    let mode = if seed.is_multiple_of(2) {
         Mode::Ouch50
     } else {
         Mode::Ouch42
@@ -221,7 +221,7 @@ fn exactly_once_at_every_crash_point() {
                 if failures.len() >= 5 {
                     return;
                 }
-                let via_snapshot = k % 3 == 0;
+                let via_snapshot = k.is_multiple_of(3);
                 if let Err(e) = continue_after_crash(
                     cp.world,
                     cp.next_send,

@@ -21,7 +21,7 @@ const SEEDS: u64 = 1_200;
 /// A random scenario for `seed`.
 pub fn scenario(seed: u64) -> World {
     let mut r = rng(seed);
-    let mode = if seed % 2 == 0 {
+    let mode = if seed.is_multiple_of(2) {
         Mode::Ouch50
     } else {
         Mode::Ouch42

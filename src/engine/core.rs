@@ -1959,6 +1959,7 @@ impl Engine {
                 let Some(p) = self.parents.get_mut(h) else {
                     return Some(h);
                 };
+                let si = p.sym as usize;
                 let applied = p.ice.fill(qty.min(c.open), price);
                 if qty > applied {
                     self.counters.overfills += 1;
@@ -1970,10 +1971,7 @@ impl Engine {
                     c.open = Qty(c.open.0 - applied.0);
                     c.executed = Qty(c.executed.0 + applied.0);
                 });
-                if let Some(s) = self
-                    .symbols
-                    .get_mut(c.symbol_slot(self.parents.get(h)) as usize)
-                {
+                if let Some(s) = self.symbols.get_mut(si) {
                     s.exposure.add_fill(c.side, applied);
                     s.exposure.remove_live(c.side, applied);
                 }
@@ -2085,11 +2083,5 @@ impl Engine {
             let t = (p.release_at > at).then_some(p.release_at);
             self.set_timer(h, t);
         }
-    }
-}
-
-impl Child {
-    fn symbol_slot(&self, parent: Option<&Parent>) -> u16 {
-        parent.map_or(u16::MAX, |p| p.sym)
     }
 }

@@ -103,7 +103,7 @@ impl Venue {
             reject_enter_ppm: 0,
             reject_replace_ppm: 0,
             fill_ppm: 300_000,
-            rng: rng(seed ^ 0x5eed_0f_7e_4e),
+            rng: rng(seed ^ 0x5eed_0f7e_4e00),
             ignored: 0,
         }
     }
@@ -429,7 +429,7 @@ impl Market {
             tick,
             next: Nanos::ZERO,
             interval_us: (50, 400),
-            rng: rng(seed ^ 0x3a7_4e7),
+            rng: rng(seed ^ 0x03a7_04e7),
             last: Vec::new(),
         }
     }
@@ -592,7 +592,7 @@ impl World {
             correlation: 0,
             replies: Vec::new(),
             violations: Vec::new(),
-            rng: rng(seed ^ 0x77_0e1d),
+            rng: rng(seed ^ 0x0077_0e1d),
             time_limit: Nanos::from_secs(600),
             check_each_call: true,
             quiet_after_script: false,
@@ -667,8 +667,8 @@ impl World {
             && eng.live_parents() == 0
             && self.venue.live.is_empty()
             && self.to_venue.is_empty()
-            && (!self.connected || self.delivered as usize == self.venue.log.len())
             && self.connected
+            && self.delivered as usize == self.venue.log.len()
     }
 
     /// One engine call with the outbox processed in order.
