@@ -86,6 +86,11 @@ pub const ID_LIMIT: u32 = 62 * 62 * 62 * 62;
 /// Free outbox slots an input needs for its own record and reply.
 pub const INPUT_RESERVE: usize = 3;
 
+/// Most PRNG words one child decision draws (a slice and a delay, each at
+/// most two words with `rand`'s uniform integer sampler); records claiming
+/// more are refused, so a corrupt journal cannot stall recovery.
+pub const MAX_DRAWS_PER_CHILD: u64 = 16;
+
 /// Free slots one parent decision needs (journal + send).
 const DRIVE_RESERVE: usize = 2;
 
@@ -1781,8 +1786,8 @@ impl Engine {
                 if ci.side != p.ice.params.side || ci.symbol != p.ice.params.symbol {
                     return Err(ApplyError::Inconsistent("child side or symbol"));
                 }
-                if p.rng.draws() > rng_draws {
-                    return Err(ApplyError::Inconsistent("generator behind"));
+                if p.rng.draws() > rng_draws || rng_draws - p.rng.draws() > MAX_DRAWS_PER_CHILD {
+                    return Err(ApplyError::Inconsistent("generator position"));
                 }
                 if ci.order_ref.0 < self.next_ref || ci.order_ref.0 == u32::MAX {
                     return Err(ApplyError::Inconsistent("order ref reused"));
