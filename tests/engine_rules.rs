@@ -150,7 +150,7 @@ impl T {
             .expect("a reply")
     }
 
-    fn new(&mut self, coid: &str, params: IcebergParams) -> Reply {
+    fn submit(&mut self, coid: &str, params: IcebergParams) -> Reply {
         self.cmd(CommandKind::NewIceberg {
             client_order_id: ClientOrderId::new(coid.as_bytes()).unwrap(),
             params,
@@ -252,7 +252,7 @@ fn snap(e: &Engine) -> Vec<u8> {
 #[test]
 fn client_order_id_is_idempotent_and_survives_recovery() {
     let mut t = T::ready();
-    let first = t.new("abc", p(300, 100, 100_0000));
+    let first = t.submit("abc", p(300, 100, 100_0000));
     let Reply::Accepted {
         parent,
         created_at,
@@ -280,23 +280,23 @@ fn client_order_id_is_idempotent_and_survives_recovery() {
     );
     assert!(t.sends().is_empty(), "a replay sends nothing");
     assert_eq!(
-        t.new("abc", p(301, 100, 100_0000)),
+        t.submit("abc", p(301, 100, 100_0000)),
         Reply::Refused(CommandError::Conflict)
     );
     // A refused request does not consume its id.
     assert_eq!(
-        t.new("bad", p(300, 100, 100_0050)),
+        t.submit("bad", p(300, 100, 100_0050)),
         Reply::Refused(CommandError::Invalid(ParamError::NotTickMultiple))
     );
     assert!(matches!(
-        t.new("bad", p(300, 100, 100_0000)),
+        t.submit("bad", p(300, 100, 100_0000)),
         Reply::Accepted { replay: false, .. }
     ));
     // After recovery the index still answers.
     let mut r = T::with(cfg(), false);
     r.e = t.replayed();
     assert_eq!(
-        r.new("abc", p(300, 100, 100_0000)),
+        r.submit("abc", p(300, 100, 100_0000)),
         Reply::Accepted {
             parent,
             created_at,
@@ -305,7 +305,7 @@ fn client_order_id_is_idempotent_and_survives_recovery() {
         }
     );
     assert_eq!(
-        r.new("abc", p(300, 100, 100_0100)),
+        r.submit("abc", p(300, 100, 100_0100)),
         Reply::Refused(CommandError::Conflict)
     );
 }
@@ -319,20 +319,20 @@ fn a_full_client_order_id_index_is_a_clean_refusal() {
     t.up();
     t.quote(100_0000, 100_0200);
     assert!(matches!(
-        t.new("a", p(100, 100, 100_0000)),
+        t.submit("a", p(100, 100, 100_0000)),
         Reply::Accepted { .. }
     ));
     assert!(matches!(
-        t.new("b", p(100, 100, 100_0000)),
+        t.submit("b", p(100, 100, 100_0000)),
         Reply::Accepted { .. }
     ));
     assert_eq!(
-        t.new("c", p(100, 100, 100_0000)),
+        t.submit("c", p(100, 100, 100_0000)),
         Reply::Refused(CommandError::Capacity(Capacity::ClientOrderIds))
     );
     // Known ids still answer.
     assert!(matches!(
-        t.new("a", p(100, 100, 100_0000)),
+        t.submit("a", p(100, 100, 100_0000)),
         Reply::Accepted { replay: true, .. }
     ));
 }
@@ -379,7 +379,7 @@ fn parameters_and_parent_risk_are_checked_with_typed_reasons() {
     ];
     for (i, (params, want)) in cases.into_iter().enumerate() {
         assert_eq!(
-            t.new(&format!("x{i}"), params),
+            t.submit(&format!("x{i}"), params),
             Reply::Refused(want),
             "case {i}"
         );
@@ -389,21 +389,21 @@ fn parameters_and_parent_risk_are_checked_with_typed_reasons() {
     c.risk.position_limit = 1_000;
     let mut t = T::with(c, false);
     assert_eq!(
-        t.new("l", p(150, 100, 100_0000)),
+        t.submit("l", p(150, 100, 100_0000)),
         Reply::Refused(CommandError::Invalid(ParamError::NotLotMultiple))
     );
     assert_eq!(
-        t.new("q", p(1_100, 100, 100_0000)),
+        t.submit("q", p(1_100, 100, 100_0000)),
         Reply::Refused(CommandError::Risk(RiskRefusal::PositionLimit))
     );
     for i in 0..3 {
         assert!(matches!(
-            t.new(&format!("m{i}"), p(100, 100, 100_0000)),
+            t.submit(&format!("m{i}"), p(100, 100, 100_0000)),
             Reply::Accepted { .. }
         ));
     }
     assert_eq!(
-        t.new("m3", p(100, 100, 100_0000)),
+        t.submit("m3", p(100, 100, 100_0000)),
         Reply::Refused(CommandError::Risk(RiskRefusal::MaxLiveParents))
     );
 }
@@ -411,7 +411,7 @@ fn parameters_and_parent_risk_are_checked_with_typed_reasons() {
 #[test]
 fn first_slice_goes_at_once_and_a_fill_releases_the_next_in_the_same_call() {
     let mut t = T::ready();
-    t.new("a", p(250, 100, 100_0000));
+    t.submit("a", p(250, 100, 100_0000));
     let (o1, tag1, q1, px) = t.entered();
     assert_eq!(
         (tag1, q1, px),
@@ -463,7 +463,7 @@ fn first_slice_goes_at_once_and_a_fill_releases_the_next_in_the_same_call() {
 #[test]
 fn refresh_delay_is_a_timer_that_survives_replay() {
     let mut t = T::ready();
-    t.new(
+    t.submit(
         "a",
         IcebergParams {
             min_delay_ms: 3,
@@ -492,7 +492,7 @@ fn refresh_delay_is_a_timer_that_survives_replay() {
 fn no_reference_price_waits_for_the_first_quote() {
     let mut t = T::with(cfg(), false);
     t.up();
-    t.new("a", p(100, 100, 100_0000));
+    t.submit("a", p(100, 100, 100_0000));
     assert!(t.sends().is_empty());
     let s = t.status(1);
     assert_eq!(
@@ -509,7 +509,7 @@ fn no_reference_price_waits_for_the_first_quote() {
 fn price_collar_waits_for_a_quote_that_clears_it() {
     let mut t = T::ready();
     // 5 % collar around 100.01: a buy at 94.00 is outside.
-    t.new("a", p(100, 100, 94_0000));
+    t.submit("a", p(100, 100, 94_0000));
     assert!(t.sends().is_empty());
     assert_eq!(t.status(1).waiting, Some(RiskRefusal::PriceCollar));
     assert_eq!(
@@ -535,9 +535,9 @@ fn rate_limit_retries_on_a_timer_when_the_token_is_due() {
     let mut t = T::with(c, false);
     t.up();
     t.quote(100_0000, 100_0200);
-    t.new("a", p(100, 100, 100_0000));
+    t.submit("a", p(100, 100, 100_0000));
     t.entered();
-    t.new("b", p(100, 100, 100_0000));
+    t.submit("b", p(100, 100, 100_0000));
     assert!(t.sends().is_empty());
     assert_eq!(t.status(2).waiting, Some(RiskRefusal::RateLimited));
     // 10/s: the token the first child took is back 100 ms after it.
@@ -554,7 +554,7 @@ fn rate_limit_retries_on_a_timer_when_the_token_is_due() {
 #[test]
 fn pause_cancels_the_child_a_late_fill_counts_and_resume_releases_at_once() {
     let mut t = T::ready();
-    t.new(
+    t.submit(
         "a",
         IcebergParams {
             min_delay_ms: 50,
@@ -606,7 +606,7 @@ fn pause_cancels_the_child_a_late_fill_counts_and_resume_releases_at_once() {
 #[test]
 fn cancel_finishes_only_when_the_venue_confirms_and_late_fills_count() {
     let mut t = T::ready();
-    t.new("a", p(300, 100, 100_0000));
+    t.submit("a", p(300, 100, 100_0000));
     let (o1, ..) = t.entered();
     t.accept(o1, 100, 100_0000);
     t.cmd(CommandKind::Cancel { parent: 1 });
@@ -637,11 +637,11 @@ fn cancel_finishes_only_when_the_venue_confirms_and_late_fills_count() {
         Reply::Refused(CommandError::InvalidState(ParentState::Cancelled))
     );
     // With nothing live, a cancel is immediate.
-    t.new("b", p(100, 100, 100_0000));
+    t.submit("b", p(100, 100, 100_0000));
     let (o2, ..) = t.entered();
     t.accept(o2, 100, 100_0000);
     t.fill(o2, 100, 100_0000);
-    t.new(
+    t.submit(
         "c",
         IcebergParams {
             min_delay_ms: 10,
@@ -664,7 +664,7 @@ fn cancel_finishes_only_when_the_venue_confirms_and_late_fills_count() {
 #[test]
 fn amend_total_below_filled_plus_live_cuts_the_child_and_keeps_the_invariant() {
     let mut t = T::ready();
-    t.new("a", p(1_000, 200, 100_0000));
+    t.submit("a", p(1_000, 200, 100_0000));
     let (o1, ..) = t.entered();
     t.accept(o1, 200, 100_0000);
     t.fill(o1, 50, 100_0000);
@@ -701,7 +701,7 @@ fn amend_total_below_filled_plus_live_cuts_the_child_and_keeps_the_invariant() {
         (Qty(150), Qty(150), StatusCode::Filled)
     );
     // Amend to exactly what is filled, nothing live: FILLED.
-    t.new(
+    t.submit(
         "b",
         IcebergParams {
             min_delay_ms: 10,
@@ -728,7 +728,7 @@ fn amend_total_below_filled_plus_live_cuts_the_child_and_keeps_the_invariant() {
 #[test]
 fn amend_limit_reprices_a_child_now_worse_and_peg_follows_the_bid_capped() {
     let mut t = T::ready();
-    t.new("a", p(300, 100, 100_0200));
+    t.submit("a", p(300, 100, 100_0200));
     let (o1, tag, q, px) = t.entered();
     assert_eq!(px, Price4(100_0200));
     t.accept(o1, q.0, px.0);
@@ -776,7 +776,7 @@ fn amend_limit_reprices_a_child_now_worse_and_peg_follows_the_bid_capped() {
 
     // Pegged: joins the bid, follows it, never past the limit.
     let mut t = T::ready();
-    t.new(
+    t.submit(
         "p",
         IcebergParams {
             peg: true,
@@ -823,7 +823,7 @@ fn amend_limit_reprices_a_child_now_worse_and_peg_follows_the_bid_capped() {
 #[test]
 fn venue_reject_rejects_the_parent_with_the_reason_and_a_replace_reject_keeps_the_child() {
     let mut t = T::ready();
-    t.new("a", p(300, 100, 100_0000));
+    t.submit("a", p(300, 100, 100_0000));
     let (o1, tag, ..) = t.entered();
     t.ev(OrderEvent::Rejected {
         ts: 0,
@@ -843,7 +843,7 @@ fn venue_reject_rejects_the_parent_with_the_reason_and_a_replace_reject_keeps_th
     assert_eq!(t.e.live_parents(), 0);
 
     let mut t = T::ready();
-    t.new(
+    t.submit(
         "p",
         IcebergParams {
             peg: true,
@@ -885,7 +885,7 @@ fn venue_reject_rejects_the_parent_with_the_reason_and_a_replace_reject_keeps_th
 #[test]
 fn untrusted_reports_are_counted_never_applied() {
     let mut t = T::ready();
-    t.new("a", p(300, 100, 100_0000));
+    t.submit("a", p(300, 100, 100_0000));
     let (o1, ..) = t.entered();
     t.accept(o1, 100, 100_0000);
     // Duplicate by soup sequence: ignored, not journaled.
@@ -921,7 +921,7 @@ fn untrusted_reports_are_counted_never_applied() {
 fn nothing_is_sent_while_down_and_account_query_gates_new_refs() {
     let mut t = T::with(cfg(), true);
     t.quote(100_0000, 100_0200);
-    t.new("a", p(300, 100, 100_0000));
+    t.submit("a", p(300, 100, 100_0000));
     assert!(t.sends().is_empty(), "session down");
     t.up();
     assert_eq!(
@@ -943,9 +943,9 @@ fn nothing_is_sent_while_down_and_account_query_gates_new_refs() {
 #[test]
 fn session_up_resends_unreported_intents_under_the_same_refs_in_ref_order() {
     let mut t = T::ready();
-    t.new("a", p(300, 100, 100_0000));
+    t.submit("a", p(300, 100, 100_0000));
     let (o1, tag1, ..) = t.entered();
-    t.new(
+    t.submit(
         "b",
         IcebergParams {
             peg: true,
@@ -958,7 +958,7 @@ fn session_up_resends_unreported_intents_under_the_same_refs_in_ref_order() {
     let OrderRequest::Replace { new: o3, .. } = t.sends()[0] else {
         panic!()
     };
-    t.new("c", p(300, 100, 100_0000));
+    t.submit("c", p(300, 100, 100_0000));
     let (o4, tag4, ..) = t.entered();
     t.cmd(CommandKind::Cancel { parent: 3 });
     assert!(matches!(t.sends().as_slice(), [OrderRequest::Cancel { order, .. }] if *order == o4));
@@ -1098,9 +1098,9 @@ fn a_full_outbox_defers_work_to_poll_and_refuses_inputs_it_cannot_take() {
 #[test]
 fn kill_switch_cancels_everything_and_refuses_new_until_reset() {
     let mut t = T::ready();
-    t.new("a", p(300, 100, 100_0000));
+    t.submit("a", p(300, 100, 100_0000));
     let (o1, ..) = t.entered();
-    t.new(
+    t.submit(
         "b",
         IcebergParams {
             min_delay_ms: 100,
@@ -1122,7 +1122,7 @@ fn kill_switch_cancels_everything_and_refuses_new_until_reset() {
         "nothing live: cancelled at once"
     );
     assert_eq!(
-        t.new("c", p(100, 100, 100_0000)),
+        t.submit("c", p(100, 100, 100_0000)),
         Reply::Refused(CommandError::Risk(RiskRefusal::KillSwitch))
     );
     t.canceled(o1, 100, b'U');
@@ -1132,7 +1132,7 @@ fn kill_switch_cancels_everything_and_refuses_new_until_reset() {
         Reply::KillSwitch { on: false }
     );
     assert!(matches!(
-        t.new("c", p(100, 100, 100_0000)),
+        t.submit("c", p(100, 100, 100_0000)),
         Reply::Accepted { .. }
     ));
     assert_eq!(snap(&t.replayed()), snap(&t.e));
@@ -1141,7 +1141,7 @@ fn kill_switch_cancels_everything_and_refuses_new_until_reset() {
 #[test]
 fn ioc_children_and_unsolicited_cancels_refresh() {
     let mut t = T::ready();
-    t.new(
+    t.submit(
         "a",
         IcebergParams {
             tif: TimeInForce::Ioc,
@@ -1169,16 +1169,16 @@ fn finished_parents_are_evicted_when_the_pool_is_full() {
     let mut t = T::with(c, false);
     t.up();
     t.quote(100_0000, 100_0200);
-    t.new("a", p(100, 100, 100_0000));
-    t.new("b", p(100, 100, 100_0000));
+    t.submit("a", p(100, 100, 100_0000));
+    t.submit("b", p(100, 100, 100_0000));
     assert_eq!(
-        t.new("c", p(100, 100, 100_0000)),
+        t.submit("c", p(100, 100, 100_0000)),
         Reply::Refused(CommandError::Risk(RiskRefusal::MaxLiveParents))
     );
     t.cmd(CommandKind::Cancel { parent: 1 });
     t.canceled(OrderRef(1), 100, b'U');
     assert!(matches!(
-        t.new("c", p(100, 100, 100_0000)),
+        t.submit("c", p(100, 100, 100_0000)),
         Reply::Accepted { parent: 3, .. }
     ));
     assert!(
@@ -1191,7 +1191,7 @@ fn finished_parents_are_evicted_when_the_pool_is_full() {
     );
     // Its client_order_id still answers.
     assert!(matches!(
-        t.new("a", p(100, 100, 100_0000)),
+        t.submit("a", p(100, 100, 100_0000)),
         Reply::Accepted {
             parent: 1,
             replay: true,
@@ -1201,9 +1201,9 @@ fn finished_parents_are_evicted_when_the_pool_is_full() {
     let mut c = cfg();
     c.pools.parents = 1;
     let mut t = T::with(c, false);
-    t.new("a", p(100, 100, 100_0000));
+    t.submit("a", p(100, 100, 100_0000));
     assert_eq!(
-        t.new("b", p(100, 100, 100_0000)),
+        t.submit("b", p(100, 100, 100_0000)),
         Reply::Refused(CommandError::Capacity(Capacity::Parents))
     );
 }
@@ -1220,7 +1220,7 @@ fn parent_ids_stop_below_62_to_the_4() {
     })
     .unwrap();
     assert_eq!(
-        t.new("next", p(100, 100, 100_0000)),
+        t.submit("next", p(100, 100, 100_0000)),
         Reply::Refused(CommandError::Capacity(Capacity::ParentIds))
     );
     let bad = Record::ParentAccepted {
@@ -1236,7 +1236,7 @@ fn parent_ids_stop_below_62_to_the_4() {
 #[test]
 fn restore_refuses_garbage_without_panicking() {
     let mut t = T::ready();
-    t.new(
+    t.submit(
         "a",
         IcebergParams {
             peg: true,
@@ -1264,7 +1264,7 @@ fn restore_refuses_garbage_without_panicking() {
         }
     }
     // Two parents do not fit a one-parent configuration.
-    t.new("b", p(100, 100, 100_0000));
+    t.submit("b", p(100, 100, 100_0000));
     let two = snap(&t.e);
     let mut small = cfg();
     small.pools.parents = 1;
