@@ -497,6 +497,9 @@ pub enum Script {
     Reconnect,
     /// Cancel every parent still live (end of a scenario).
     CancelAll,
+    /// Hand the engine the last quote of every symbol again (what the feed
+    /// does after a restart).
+    Refeed,
 }
 
 /// What a parent looked like to the harness.
@@ -955,6 +958,12 @@ impl World {
                     }
                 }
             }
+            Script::Refeed => {
+                let quotes = self.market.last.clone();
+                for q in quotes {
+                    self.engine_call(eng, out, |e, o, now| e.on_quote(now, &q, o), None);
+                }
+            }
             other => self.send_command(eng, out, other, hook),
         }
     }
@@ -1227,4 +1236,138 @@ pub fn params(
         tif: TimeInForce::Day,
         peg: false,
     }
+}
+
+/// A random scenario for `seed`.
+pub fn random_scenario(seed: u64) -> World {
+    let mut r = rng(seed);
+    let mode = if seed.is_multiple_of(2) {
+        Mode::Ouch50
+    } else {
+        Mode::Ouch42
+    };
+    let mut cfg = test_config();
+    let lot = if r.random_bool(0.3) { 100 } else { 1 };
+    cfg.risk.lot_size = lot;
+    if r.random_bool(0.3) {
+        // Tight rate limit: children wait for tokens.
+        cfg.risk.child_orders_per_sec = r.random_range(200..2_000);
+        cfg.risk.child_orders_burst = r.random_range(1..4);
+    }
+    if r.random_bool(0.2) {
+        // Tight collar: children wait for the market.
+        cfg.risk.price_collar_percent = 1;
+    }
+    if r.random_bool(0.1) {
+        cfg.risk.position_limit = 3_000;
+    }
+    let nsym = r.random_range(1..=2usize);
+    let syms: Vec<(&str, u32)> = [("AAPL", 50_0000u32), ("MSFT", 120_0000)][..nsym].to_vec();
+    let mut w = World::new(mode, cfg, seed, &syms);
+    w.venue.reject_enter_ppm = r.random_range(0..25_000);
+    w.venue.reject_replace_ppm = r.random_range(0..150_000);
+    w.venue.fill_ppm = r.random_range(100_000..600_000);
+    w.latency = Nanos::from_us(r.random_range(5..60));
+
+    let nparents = r.random_range(1..=3usize);
+    let mut items: Vec<(Nanos, Script)> = Vec::new();
+    for i in 0..nparents {
+        let (sym, mid) = syms[r.random_range(0..nsym)];
+        let side = if r.random_bool(0.5) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let display = lot * r.random_range(1..=4);
+        let total = display * r.random_range(2..=12);
+        let off = 100 * r.random_range(0..=6u32);
+        let limit = match side {
+            Side::Buy => mid + off,
+            Side::Sell => mid - off,
+        };
+        let mut p = params(sym, side, total, display, r.random_range(0..500_000), limit);
+        p.min_delay_ms = r.random_range(0..=1);
+        p.max_delay_ms = p.min_delay_ms + r.random_range(0..=2);
+        p.peg = r.random_bool(0.5);
+        if r.random_bool(0.1) {
+            p.tif = TimeInForce::Ioc;
+        }
+        let coid = format!("s{seed}-p{i}");
+        let at = Nanos::from_us(r.random_range(1..2_000));
+        items.push((
+            at,
+            Script::New {
+                coid: coid.clone(),
+                params: p,
+                seed: r.random(),
+            },
+        ));
+        if r.random_bool(0.15) {
+            // The client retries: the same body gets the original answer.
+            items.push((
+                at + Nanos::from_us(500),
+                Script::New {
+                    coid: coid.clone(),
+                    params: p,
+                    seed: r.random(),
+                },
+            ));
+        }
+        if r.random_bool(0.1) {
+            let mut q = p;
+            q.total = Qty(total + lot);
+            items.push((
+                at + Nanos::from_us(700),
+                Script::New {
+                    coid,
+                    params: q,
+                    seed: 1,
+                },
+            ));
+        }
+    }
+    let nevents = r.random_range(0..12);
+    for _ in 0..nevents {
+        let at = Nanos::from_us(r.random_range(100..20_000));
+        let i = r.random_range(0..nparents);
+        let item = match r.random_range(0..100) {
+            0..=17 => Script::Pause(i),
+            18..=35 => Script::Resume(i),
+            36..=43 => Script::Cancel(i),
+            44..=57 => Script::Amend {
+                parent: i,
+                total: Some(lot * r.random_range(1..=40)),
+                limit: None,
+            },
+            58..=69 => {
+                let (_, mid) = syms[0];
+                Script::Amend {
+                    parent: i,
+                    total: None,
+                    limit: Some(mid - 500 + 100 * r.random_range(0..=10)),
+                }
+            }
+            70..=75 => Script::Kill(true),
+            76..=81 => Script::Kill(false),
+            _ => {
+                items.push((
+                    at + Nanos::from_us(r.random_range(50..3_000)),
+                    Script::Reconnect,
+                ));
+                Script::Disconnect
+            }
+        };
+        items.push((at, item));
+    }
+    // The end: everything reconnected, resumed or cancelled.
+    let end = Nanos::from_ms(25);
+    items.push((end, Script::Reconnect));
+    for i in 0..nparents {
+        items.push((end + Nanos::from_us(1), Script::Resume(i)));
+    }
+    items.push((end + Nanos::from_ms(5), Script::CancelAll));
+    items.sort_by_key(|(t, _)| *t);
+    w.script = items;
+    w.quiet_after_script = true;
+    w
 }
