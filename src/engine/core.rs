@@ -47,7 +47,7 @@
 //! - The client_order_id index keeps every accepted id for the day (refusals
 //!   are not indexed); the seed is not compared for idempotency. A replayed
 //!   answer is the original one: status NEW and the original `created_at`.
-//! - When the parent pool is full, the finished parent with the lowest id is
+//! - When the parent pool is full, the parent that finished first is
 //!   evicted (its id stays in the idempotency index; queries then say
 //!   unknown parent).
 //! - **Session up**: resend every intent without a venue report under the
@@ -217,6 +217,8 @@ pub(super) struct Parent {
     // Live-only work flags.
     pub(super) queued: bool,
     pub(super) touched: bool,
+    /// Order of finishing (1, 2, …; 0 while live): eviction goes oldest first.
+    pub(super) finished_seq: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -255,7 +257,7 @@ struct ResendItem {
 
 /// A fixed-capacity FIFO of handles.
 #[derive(Debug)]
-struct Ring<T: Copy> {
+pub(super) struct Ring<T: Copy> {
     buf: Vec<T>,
     head: usize,
     len: usize,
@@ -317,6 +319,9 @@ pub struct Engine {
     pub(super) last_soup_seq: u64,
     pub(super) kill: bool,
     pub(super) live_parents: u32,
+    /// Finished parents, oldest first (eviction order).
+    pub(super) finished: Ring<Handle<Parent>>,
+    pub(super) finish_count: u64,
     pub(super) live_head: u32,
     pub(super) live_tail: u32,
     pub(super) counters: Counters,
@@ -376,6 +381,8 @@ impl Engine {
             live_head: NIL,
             live_tail: NIL,
             counters: Counters::default(),
+            finished: Ring::new(parents, Handle::NONE),
+            finish_count: 0,
             live: LiveCounters::default(),
             up: false,
             awaiting_floor: false,
@@ -444,7 +451,7 @@ impl Engine {
     }
 
     /// Calls `f` with the status of every parent in the pool, in id order
-    /// of the live ones first, then the finished ones (cold path).
+    /// (cold path: allocates).
     pub fn for_each_status(&self, mut f: impl FnMut(&ParentStatus)) {
         let mut ids: Vec<u32> = self.parents.iter().map(|(_, p)| p.id).collect();
         ids.sort_unstable();
@@ -1491,10 +1498,20 @@ impl Engine {
     fn finish(&mut self, h: Handle<Parent>) {
         self.set_timer(h, None);
         self.unlink(h);
+        self.finish_count += 1;
+        let seq = self.finish_count;
         if let Some(p) = self.parents.get_mut(h) {
             p.wait = None;
+            p.finished_seq = seq;
         }
+        self.finished.push(h);
         self.live_parents = self.live_parents.saturating_sub(1);
+    }
+
+    /// Queues a restored finished parent for eviction (restore, in finishing
+    /// order).
+    pub(super) fn restore_finished(&mut self, h: Handle<Parent>) {
+        self.finished.push(h);
     }
 
     // ----------------------------------------------------------------------
@@ -1647,6 +1664,7 @@ impl Engine {
             sym_next: NIL,
             queued: false,
             touched: false,
+            finished_seq: 0,
         };
         let h = self
             .parents
@@ -1679,14 +1697,13 @@ impl Engine {
     }
 
     fn evict_one(&mut self) -> Result<(), ApplyError> {
-        let victim = self
-            .parents
-            .iter()
-            .filter(|(_, p)| p.ice.state().is_terminal())
-            .min_by_key(|(_, p)| p.id)
-            .map(|(h, p)| (h, p.id));
-        let Some((h, id)) = victim else {
-            return Err(ApplyError::Capacity("parents"));
+        let (h, id) = loop {
+            let Some(h) = self.finished.pop() else {
+                return Err(ApplyError::Capacity("parents"));
+            };
+            if let Some(p) = self.parents.get(h) {
+                break (h, p.id);
+            }
         };
         self.parent_ids.remove(&id);
         if let Some(i) = self.parents.index_of(h) {

@@ -143,7 +143,7 @@ impl Engine {
     ///
     /// Fields: next parent id u32, next order ref u32, last soup seq u64,
     /// kill switch u8, token bucket (level u128, last refill u64), ten
-    /// counters u64; symbols (count u32; each symbol 8 B, net filled i64,
+    /// counters u64, parents finished so far u64; symbols (count u32; each symbol 8 B, net filled i64,
     /// live buy u64, live sell u64), sorted by symbol; client_order_id
     /// entries (count u32; each id, parent u32, params, created_at u64),
     /// sorted by parent; parents (count u32), sorted by id, each with its
@@ -162,6 +162,7 @@ impl Engine {
         for c in counters_list(&self.counters) {
             o.u64(c);
         }
+        o.u64(self.finish_count);
 
         let mut syms: Vec<_> = self.symbols.iter().filter(|s| s.journaled).collect();
         syms.sort_unstable_by_key(|s| s.symbol);
@@ -211,6 +212,7 @@ impl Engine {
             let (k, c) = reason_parts(p.last_reason);
             o.u8(k);
             o.u16(c);
+            o.u64(p.finished_seq);
             match p.child.and_then(|ch| self.children.get(ch)) {
                 None => o.u8(0),
                 Some(c) => {
@@ -290,6 +292,7 @@ impl Engine {
             unexpected_reports: cs[8],
             apply_errors: cs[9],
         };
+        e.finish_count = r.u64()?;
 
         let n = r.u32()? as usize;
         if n > e.symbols.capacity() {
@@ -332,6 +335,7 @@ impl Engine {
             return Err(SnapshotError::Capacity("parents"));
         }
         let mut last_id = 0u32;
+        let mut finished = Vec::new();
         for _ in 0..n {
             let id = r.u32()?;
             if id <= last_id || id >= e.next_parent_id {
@@ -362,6 +366,10 @@ impl Engine {
             };
             let k = r.u8()?;
             let last_reason = reason_from(k, r.u16()?)?;
+            let finished_seq = r.u64()?;
+            if state.is_terminal() == (finished_seq == 0) || finished_seq > e.finish_count {
+                return Err(SnapshotError::Inconsistent("finishing order"));
+            }
             if draws > (u64::from(children) + 1) * MAX_DRAWS_PER_CHILD {
                 return Err(SnapshotError::Inconsistent("generator position"));
             }
@@ -392,6 +400,7 @@ impl Engine {
                 sym_next: u32::MAX,
                 queued: false,
                 touched: false,
+                finished_seq,
             };
             let h = e
                 .parents
@@ -463,12 +472,21 @@ impl Engine {
             }
             if !state.is_terminal() {
                 e.restore_link(h, timer_at);
+            } else {
+                finished.push((finished_seq, h));
             }
         }
         if r.remaining() != 0 {
             return Err(SnapshotError::Malformed(RecordError::Trailing(
                 r.remaining(),
             )));
+        }
+        finished.sort_unstable_by_key(|(seq, _)| *seq);
+        if finished.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(SnapshotError::Inconsistent("finishing order"));
+        }
+        for (_, h) in finished {
+            e.restore_finished(h);
         }
         e.check_invariants().map_err(SnapshotError::Inconsistent)?;
         Ok(e)
