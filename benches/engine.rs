@@ -496,14 +496,14 @@ fn run_plain(name: &str, n: u64) {
             }
         }
         "command_new_cancel" => {
-            let mut left = n;
-            while left > 0 {
-                let k = left.min(NEW_CANCEL_CHUNK);
-                let mut b = new_cancel_bench();
-                for _ in 0..k {
-                    new_cancel(&mut b);
+            // One engine even for n = 0, so that the difference of two runs
+            // counts iterations only (within one chunk).
+            let mut b = new_cancel_bench();
+            for i in 0..n {
+                if i > 0 && i % NEW_CANCEL_CHUNK == 0 {
+                    b = new_cancel_bench();
                 }
-                left -= k;
+                new_cancel(&mut b);
             }
         }
         other => panic!("unknown scenario {other}"),
