@@ -41,6 +41,10 @@
 //!   kill) always cancels it outright; what remains goes out as a new slice.
 //! - **Replace quantity** is the chain's total liable including shares
 //!   already executed (OUCH semantics); a replace keeps the child's tag.
+//! - **Status**: PARTIALLY_FILLED is reported for a WORKING parent with
+//!   `0 < filled < total`; a PAUSED parent reports PAUSED whatever it filled.
+//!   Accepting a parent answers NEW; its first slice may go out in the same
+//!   call (the status stream then shows WORKING).
 //! - A parent releases its **first slice** at once; each later slice waits
 //!   the delay drawn when the previous child was entered, counted from the
 //!   previous child's end. **Resume** releases a slice at once.
@@ -346,11 +350,13 @@ impl Engine {
 
     /// An engine with explicit options.
     ///
-    /// Capacities: parents `pools.parents`; children and timers at least one
-    /// per parent (`max(pools.children, pools.parents)`; at most one child
-    /// per parent is ever alive, one timer per parent); order-ref index two
-    /// entries per child (a replace in flight); client_order_id index
-    /// `pools.client_order_ids`; symbols `book.symbols`.
+    /// Capacities: parents `pools.parents`; children at least one per parent
+    /// (`max(pools.children, pools.parents)`: at most one child per parent is
+    /// ever alive); timers exactly one per parent slot (a refresh delay or a
+    /// rate-limit retry; `pools.timers` is left to the runtime's session
+    /// timers); order-ref index two entries per child (a replace in flight);
+    /// client_order_id index `pools.client_order_ids`; symbols
+    /// `book.symbols`. None of these ever grows.
     pub fn with_options(cfg: &Config, opts: EngineOptions) -> Engine {
         let parents = cfg.pools.parents.clamp(1, crate::pool::MAX_CAPACITY);
         let children = cfg
