@@ -10,7 +10,10 @@
 //!   encoded as the runtime would, send, status);
 //! - `command/query`, `command/amend`, `command/new_cancel` (accept a parent,
 //!   send its first child, cancel it and settle the venue's cancel: 3
-//!   events).
+//!   events);
+//! - peer, same run: `peer/venue_enter_cancel`, the venue's matching engine
+//!   taking one Enter that rests and its Cancel (2 requests), i.e. the other
+//!   end of the orders measured above.
 //!
 //! With `FLOE_BENCH_SCENARIO=<name>` and `FLOE_BENCH_ITERS=<n>` the binary
 //! runs one scenario `n` times without criterion, for instruction counts:
@@ -444,7 +447,77 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(engine, benches);
+struct Venue {
+    m: floe::exchange::MatchingEngine,
+    session: floe::exchange::SessionId,
+    out: Vec<floe::exchange::VenueOutput>,
+    next: u32,
+}
+
+fn venue() -> Venue {
+    use floe::exchange::{MatchingConfig, MatchingEngine, SessionConfig, SessionName};
+    let mut m = MatchingEngine::new(&MatchingConfig {
+        symbols: vec![sym(0)],
+        round_lot: 100,
+        order_capacity: 1 << 12,
+    });
+    let session = m
+        .add_session(SessionConfig {
+            name: SessionName::new("FLOE01").unwrap(),
+            dialect: floe::config::Dialect::Ouch50,
+            cancel_on_disconnect: false,
+            attribution: None,
+        })
+        .unwrap();
+    let mut out = Vec::with_capacity(64);
+    m.open(0, &mut out);
+    out.clear();
+    Venue {
+        m,
+        session,
+        out,
+        next: 1,
+    }
+}
+
+fn venue_enter_cancel(v: &mut Venue) {
+    let order = OrderRef(v.next);
+    v.next += 1;
+    let tag = floe::order::ChildTag {
+        parent: 1,
+        child: v.next,
+    };
+    let enter = OrderRequest::Enter {
+        order,
+        tag,
+        side: Side::Buy,
+        qty: Qty(100),
+        symbol: sym(0),
+        price: Price4(100_0000),
+        tif: TimeInForce::Day,
+    };
+    v.m.handle(u64::from(v.next), v.session, &enter, &mut v.out);
+    let cancel = OrderRequest::Cancel {
+        order,
+        tag,
+        remaining: Qty(0),
+    };
+    v.m.handle(u64::from(v.next), v.session, &cancel, &mut v.out);
+    black_box(v.out.len());
+    v.out.clear();
+}
+
+fn peer(c: &mut Criterion) {
+    let mut g = c.benchmark_group("peer");
+    g.throughput(Throughput::Elements(2));
+    let mut v = venue();
+    g.bench_function("venue_enter_cancel", |bn| {
+        bn.iter(|| venue_enter_cancel(&mut v))
+    });
+    g.finish();
+}
+
+criterion_group!(engine, benches, peer);
 
 fn summary(name: &str, n: u64, b: &Bench, base: OrderRef) {
     if std::env::var_os("FLOE_BENCH_VERBOSE").is_some() {
@@ -504,6 +577,12 @@ fn run_plain(name: &str, n: u64) {
                     b = new_cancel_bench();
                 }
                 new_cancel(&mut b);
+            }
+        }
+        "peer_venue_enter_cancel" => {
+            let mut v = venue();
+            for _ in 0..n {
+                venue_enter_cancel(&mut v);
             }
         }
         other => panic!("unknown scenario {other}"),
