@@ -1,0 +1,403 @@
+//! The REST API: axum router, request guard (body limit, authentication)
+//! and handlers.
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | POST | `/v1/algo-orders` | 201 [`Created`]; 200 + `Idempotent-Replayed: true` for a repeat |
+//! | GET | `/v1/algo-orders/{id}` | 200 [`OrderView`] |
+//! | GET | `/v1/algo-orders?status=S` | 200 [`OrderList`] (filter optional) |
+//! | DELETE | `/v1/algo-orders/{id}` | 200 [`OrderView`] (cancel) |
+//! | POST | `/v1/algo-orders/{id}/pause`, `/resume` | 200 [`OrderView`] |
+//! | PATCH | `/v1/algo-orders/{id}` | 200 [`OrderView`]; body `total_quantity` and/or `price_limit` |
+//! | GET | `/v1/kill-switch` | 200 [`KillSwitchView`] |
+//! | POST | `/v1/kill-switch` | 200; body `{"active": true}` (or empty) sets, `{"active": false}` resets |
+//! | DELETE | `/v1/kill-switch` | 200; resets |
+//! | GET | `/metrics` | OpenMetrics text (signed only with `control.metrics_auth`) |
+//! | GET | `/healthz` | 200 `{"status":"ok","engine_ready":true}`, 503 while the engine is not ready; never signed |
+//!
+//! Reads are answered from the gateway's read model; writes go to the
+//! engine, which decides (risk, idempotency, state) and whose refusal
+//! leaves its state unchanged. Every error is `{"error":{"code","message"}}`.
+
+use crate::config::RiskConfig;
+use crate::control::auth::{unix_ms_now, AuthError, Authenticator, Credentials};
+use crate::control::gateway::{Command, Gateway, GatewayError, ParentId, Reply};
+use crate::control::metrics::{Exporter, CONTENT_TYPE};
+use crate::control::model::{
+    parse_json, refusal_error, state_name, AmendOrder, ApiError, CreateOrder, Created,
+    KillSwitchBody, KillSwitchView, OrderList, OrderView, STATUS_NAMES,
+};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+
+/// Header marking an idempotent repeat.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppInner {
+    /// The bridge to the engine.
+    pub gateway: Gateway,
+    /// Key checks.
+    pub auth: Authenticator,
+    /// `/metrics`.
+    pub exporter: Exporter,
+    /// Lot and tick sizes.
+    pub risk: RiskConfig,
+    /// Largest body.
+    pub body_limit: usize,
+    /// `/metrics` must be signed.
+    pub metrics_auth: bool,
+}
+
+/// Shared handler state.
+pub type AppState = Arc<AppInner>;
+
+/// Builds the router over a state.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/algo-orders", post(create).get(list))
+        .route(
+            "/v1/algo-orders/{id}",
+            get(get_one).delete(cancel).patch(amend),
+        )
+        .route("/v1/algo-orders/{id}/pause", post(pause))
+        .route("/v1/algo-orders/{id}/resume", post(resume))
+        .route(
+            "/v1/kill-switch",
+            get(kill_get).post(kill_set).delete(kill_reset),
+        )
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.to_str().unwrap_or(""))
+}
+
+fn auth_error(e: &AuthError) -> ApiError {
+    let status = match e {
+        AuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AuthError::ReadOnly => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let mut err = ApiError::new(status, e.code(), e.to_string());
+    if let AuthError::RateLimited { retry_after } = e {
+        err.retry_after_secs = Some(retry_after.as_millis().div_ceil(1000).max(1) as u64);
+    }
+    err
+}
+
+/// Body limit and authentication for every request except `/healthz` (and
+/// `/metrics` unless `control.metrics_auth`); counts responses.
+async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = match admit(&st, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
+    st.exporter.control.response(resp.status().as_u16());
+    resp
+}
+
+async fn admit(st: &AppInner, req: Request) -> Result<Request, ApiError> {
+    let path = req.uri().path();
+    if path == "/healthz" || (path == "/metrics" && !st.metrics_auth) {
+        return Ok(req);
+    }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {} bytes", st.body_limit),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > st.body_limit as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match http_body_util::Limited::new(body, st.body_limit)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(_) => {
+            return Err(ApiError::bad_request(
+                "bad_body",
+                "the request body could not be read",
+            ))
+        }
+    };
+    let creds = Credentials {
+        key: header_str(&parts.headers, "x-floe-key"),
+        timestamp: header_str(&parts.headers, "x-floe-timestamp"),
+        signature: header_str(&parts.headers, "x-floe-signature"),
+    };
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or_else(|| parts.uri.path());
+    if let Err(e) = st
+        .auth
+        .check(unix_ms_now(), creds, parts.method.as_str(), pq, &bytes)
+    {
+        st.exporter.control.auth_refused(e.code());
+        tracing::debug!(code = e.code(), method = %parts.method, path = pq, "request refused");
+        return Err(auth_error(&e));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn no_method(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on this endpoint"),
+    )
+}
+
+fn gateway_error(st: &AppInner, e: GatewayError) -> ApiError {
+    let code = match e {
+        GatewayError::Busy => {
+            st.exporter.control.engine_busy.inc();
+            "engine_busy"
+        }
+        GatewayError::NotReady => "engine_not_ready",
+        GatewayError::Timeout => {
+            st.exporter.control.reply_timeouts.inc();
+            "engine_timeout"
+        }
+        GatewayError::Closed => "engine_stopped",
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
+}
+
+async fn ask(st: &AppInner, cmd: Command) -> Result<Reply, ApiError> {
+    st.exporter
+        .control
+        .inflight
+        .set(st.gateway.inflight() as i64 + 1);
+    let r = st.gateway.request(cmd).await;
+    st.exporter
+        .control
+        .inflight
+        .set(st.gateway.inflight() as i64);
+    r.map_err(|e| gateway_error(st, e))
+}
+
+fn unexpected(reply: &Reply) -> ApiError {
+    tracing::error!(?reply, "engine answered with an unexpected reply");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "unexpected reply from the engine",
+    )
+}
+
+fn parse_id(s: &str) -> Result<ParentId, ApiError> {
+    if !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(id) = s.parse() {
+            return Ok(id);
+        }
+    }
+    Err(ApiError::bad_request(
+        "invalid_id",
+        format!("{s:?} is not an algo order id (an unsigned 32-bit integer)"),
+    ))
+}
+
+async fn create(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: CreateOrder = parse_json(&body)?;
+    let cmd = req.to_command(&st.risk, unix_ms_now())?;
+    match ask(&st, Command::New(cmd)).await? {
+        Reply::Created { status, replayed } => {
+            let body = Json(Created::from_status(&status));
+            Ok(if replayed {
+                (
+                    StatusCode::OK,
+                    [(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"))],
+                    body,
+                )
+                    .into_response()
+            } else {
+                (StatusCode::CREATED, body).into_response()
+            })
+        }
+        Reply::Refused(r) => Err(refusal_error(r, None)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn get_one(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    match st.gateway.get(id) {
+        Some(s) => Ok(Json(OrderView::from_status(&s)).into_response()),
+        None => Err(ApiError::not_found(id)),
+    }
+}
+
+async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let mut status: Option<String> = None;
+    for pair in q
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("status", v)) if status.is_none() => {
+                if !STATUS_NAMES.contains(&v) {
+                    return Err(ApiError::bad_request(
+                        "invalid_status",
+                        format!("status: {v:?} is not one of {}", STATUS_NAMES.join(", ")),
+                    ));
+                }
+                status = Some(v.to_string());
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "unknown or repeated query parameter {pair:?}; only status=… is accepted"
+                    ),
+                ))
+            }
+        }
+    }
+    let orders = st
+        .gateway
+        .list(|s| status.as_deref().is_none_or(|want| state_name(s) == want))
+        .iter()
+        .map(OrderView::from_status)
+        .collect();
+    Ok(Json(OrderList { orders }).into_response())
+}
+
+async fn parent_command(st: &AppInner, id: ParentId, cmd: Command) -> Result<Response, ApiError> {
+    match ask(st, cmd).await? {
+        Reply::Updated(s) => Ok(Json(OrderView::from_status(&s)).into_response()),
+        Reply::Refused(r) => Err(refusal_error(r, Some(id))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn cancel(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    parent_command(&st, id, Command::Cancel(id)).await
+}
+
+async fn pause(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    parent_command(&st, id, Command::Pause(id)).await
+}
+
+async fn resume(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    parent_command(&st, id, Command::Resume(id)).await
+}
+
+async fn amend(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let pid = parse_id(&id)?;
+    let a: AmendOrder = parse_json(&body)?;
+    if a.total_quantity.is_none() && a.price_limit.is_none() {
+        return Err(ApiError::bad_request(
+            "missing_field",
+            "give total_quantity and/or price_limit",
+        ));
+    }
+    let total = a
+        .total_quantity
+        .as_ref()
+        .map(|t| crate::control::model::to_qty("total_quantity", &t.0, st.risk.lot_size))
+        .transpose()?;
+    let price_limit = a
+        .price_limit
+        .as_ref()
+        .map(|p| crate::control::model::to_price("price_limit", &p.0, st.risk.tick_size))
+        .transpose()?;
+    let cmd = Command::Amend {
+        parent: pid,
+        total,
+        price_limit,
+    };
+    parent_command(&st, pid, cmd).await
+}
+
+async fn kill(st: &AppInner, active: bool) -> Result<Response, ApiError> {
+    match ask(st, Command::KillSwitch(active)).await? {
+        Reply::KillSwitch { active, cancelled } => Ok(Json(KillSwitchView {
+            active,
+            cancelled: Some(cancelled),
+        })
+        .into_response()),
+        Reply::Refused(r) => Err(refusal_error(r, None)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn kill_set(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let active = if body.iter().all(u8::is_ascii_whitespace) {
+        true
+    } else {
+        parse_json::<KillSwitchBody>(&body)?.active
+    };
+    kill(&st, active).await
+}
+
+async fn kill_reset(State(st): State<AppState>) -> Result<Response, ApiError> {
+    kill(&st, false).await
+}
+
+async fn kill_get(State(st): State<AppState>) -> Response {
+    Json(KillSwitchView {
+        active: st.gateway.kill_switch(),
+        cancelled: None,
+    })
+    .into_response()
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], st.exporter.render()).into_response()
+}
+
+async fn healthz(State(st): State<AppState>) -> Response {
+    let ready = st.gateway.stats().ready();
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(serde_json::json!({
+            "status": if ready { "ok" } else { "engine_not_ready" },
+            "engine_ready": ready,
+        })),
+    )
+        .into_response()
+}
