@@ -450,9 +450,14 @@ impl Gateway {
                     {
                         let mut rm = write(&g.read);
                         match &reply {
-                            Reply::Created { status, .. } | Reply::Updated(status) => {
-                                rm.apply(seq, status)
+                            // A replayed create carries the status at
+                            // creation, not the current one: never applied.
+                            Reply::Created {
+                                status,
+                                replayed: false,
                             }
+                            | Reply::Updated(status) => rm.apply(seq, status),
+                            Reply::Created { replayed: true, .. } => {}
                             Reply::KillSwitch { active, .. } => rm.kill_switch = *active,
                             Reply::Refused(_) => {}
                         }
