@@ -8,13 +8,13 @@
 
 use floe::config::{ApiKey, Config};
 use floe::control::auth::{sign, unix_ms_now};
-use floe::control::gateway::{
-    self, ClientOrderId, Command, EngineEndpoint, NewIceberg, ParentId, ParentState, ParentStatus,
-    Refusal, Reply,
-};
-use floe::control::metrics::{HotCounters, RiskCheck};
+use floe::control::gateway::{self, EngineEndpoint, ParentId};
+use floe::control::metrics::HotCounters;
 use floe::control::{self, ControlHandle};
-use floe::types::{Qty, Symbol};
+use floe::engine::{Action, Engine, Outbox, Record};
+use floe::order::{CancelReason, ChildTag, OrderEvent, OrderRef, OrderRequest};
+use floe::time::Nanos;
+use floe::types::{Level, Price4, Qty, Quote, Symbol};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -29,255 +29,280 @@ const VIEWER: (&str, &str) = ("viewer", "viewer-secret-abcdef");
 const SLOW: (&str, &str) = ("slow", "slow-secret-xyz");
 
 // ---------------------------------------------------------------------------
-// The engine side: drains the gateway like the hot thread.
+// The engine side: the real Engine, driven like the hot thread drives it,
+// with a minimal venue answering its order requests.
 
-/// Commands to the stand-in besides the gateway's: market events.
+/// Test-only inputs besides the gateway's.
 enum Inject {
-    Fill {
-        parent: ParentId,
-        qty: u32,
-        price: u32,
-    },
+    /// Execute `qty` of the parent's live child at its price.
+    Fill { parent: ParentId, qty: u32 },
 }
 
-struct StandIn {
-    parents: BTreeMap<ParentId, ParentStatus>,
-    /// client order id → (parameters without the receive time, parent, status at creation).
-    index: HashMap<ClientOrderId, (NewIceberg, ParentId, ParentStatus)>,
-    next_id: ParentId,
-    kill: bool,
-    symbols: Vec<Symbol>,
-    max_notional: u64,
-    capacity: usize,
+/// Engine time in Unix nanoseconds (monotonic within a process), so that
+/// `created_at` is wall-clock time and survives a restart.
+struct UnixClock {
+    base_unix_ns: u64,
+    origin: Instant,
 }
 
-fn without_time(mut n: NewIceberg) -> NewIceberg {
-    n.received_at_ms = 0;
-    n
-}
-
-impl StandIn {
-    fn new(cfg: &Config) -> StandIn {
-        StandIn {
-            parents: BTreeMap::new(),
-            index: HashMap::new(),
-            next_id: 1,
-            kill: false,
-            symbols: cfg
-                .book
-                .only
-                .iter()
-                .filter_map(|s| Symbol::new(s))
-                .collect(),
-            max_notional: cfg.risk.max_parent_notional,
-            capacity: cfg.pools.parents,
+impl UnixClock {
+    fn new() -> UnixClock {
+        UnixClock {
+            base_unix_ns: unix_ms_now() * 1_000_000,
+            origin: Instant::now(),
         }
     }
 
-    fn handle(&mut self, ep: &mut EngineEndpoint, corr: u64, cmd: Command) {
-        let reply = match cmd {
-            Command::New(n) => self.create(ep, n),
-            Command::Cancel(id) => self.transition(ep, id, |s| {
-                if s.state.is_terminal() {
-                    return Err(Refusal::InvalidState(s.state));
-                }
-                s.state = ParentState::Cancelled;
-                Ok(())
-            }),
-            Command::Pause(id) => self.transition(ep, id, |s| match s.state {
-                ParentState::Working | ParentState::New => {
-                    s.state = ParentState::Paused;
-                    Ok(())
-                }
-                other => Err(Refusal::InvalidState(other)),
-            }),
-            Command::Resume(id) => self.transition(ep, id, |s| match s.state {
-                ParentState::Paused => {
-                    s.state = ParentState::Working;
-                    Ok(())
-                }
-                other => Err(Refusal::InvalidState(other)),
-            }),
-            Command::Amend {
-                parent,
-                total,
-                price_limit,
-            } => self.transition(ep, parent, |s| {
-                if !matches!(s.state, ParentState::Working | ParentState::Paused) {
-                    return Err(Refusal::InvalidState(s.state));
-                }
-                if let Some(t) = total {
-                    if t < s.filled {
-                        return Err(Refusal::BelowFilled);
-                    }
-                    s.order.total = t;
-                }
-                if let Some(p) = price_limit {
-                    s.order.price_limit = p;
-                }
-                Ok(())
-            }),
-            Command::KillSwitch(active) => {
-                self.kill = active;
-                let mut cancelled = 0;
-                if active {
-                    let ids: Vec<ParentId> = self.parents.keys().copied().collect();
-                    for id in ids {
-                        let s = self.parents.get_mut(&id).unwrap();
-                        if !s.state.is_terminal() {
-                            s.state = ParentState::Cancelled;
-                            s.reason = Some("kill switch");
-                            cancelled += 1;
-                            let s = *s;
-                            ep.status(&s);
-                        }
-                    }
-                }
-                Reply::KillSwitch { active, cancelled }
+    fn now(&self) -> Nanos {
+        Nanos(self.base_unix_ns + self.origin.elapsed().as_nanos() as u64)
+    }
+}
+
+/// Answers every order request at once: accepts entries, confirms cancels
+/// and replaces, answers the account query; executes on request.
+#[derive(Default)]
+struct MiniVenue {
+    soup_seq: u64,
+    next_venue_ref: u64,
+    match_number: u64,
+    /// Open orders: ref → (tag, open shares, price).
+    open: BTreeMap<u32, (ChildTag, u32, Price4)>,
+    events: Vec<(u64, OrderEvent)>,
+}
+
+impl MiniVenue {
+    fn push(&mut self, ev: OrderEvent) {
+        self.soup_seq += 1;
+        self.events.push((self.soup_seq, ev));
+    }
+
+    fn on_request(&mut self, req: OrderRequest) {
+        match req {
+            OrderRequest::Enter {
+                order,
+                tag,
+                side,
+                qty,
+                symbol,
+                price,
+                ..
+            } => {
+                self.next_venue_ref += 1;
+                self.open.insert(order.0, (tag, qty.0, price));
+                self.push(OrderEvent::Accepted {
+                    ts: 0,
+                    order,
+                    tag: Some(tag),
+                    side,
+                    qty,
+                    symbol,
+                    price,
+                    venue_order_ref: self.next_venue_ref,
+                    live: true,
+                });
             }
-        };
-        ep.reply(corr, reply);
-    }
-
-    fn create(&mut self, ep: &mut EngineEndpoint, n: NewIceberg) -> Reply {
-        if let Some((params, id, at_creation)) = self.index.get(&n.client_order_id) {
-            return if *params == without_time(n) {
-                Reply::Created {
-                    status: *at_creation,
-                    replayed: true,
-                }
-            } else {
-                Reply::Refused(Refusal::IdempotencyConflict { existing: *id })
-            };
-        }
-        if self.kill {
-            return Reply::Refused(Refusal::Risk(RiskCheck::KillSwitch));
-        }
-        if !self.symbols.contains(&n.symbol) {
-            return Reply::Refused(Refusal::UnknownSymbol);
-        }
-        let notional = u64::from(n.total.0) * u64::from(n.price_limit.0) / 10_000;
-        if notional > self.max_notional {
-            return Reply::Refused(Refusal::Risk(RiskCheck::MaxParentNotional));
-        }
-        if self.parents.len() >= self.capacity {
-            return Reply::Refused(Refusal::Capacity);
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let status = ParentStatus {
-            id,
-            order: n,
-            state: ParentState::Working,
-            filled: Qty(0),
-            live: Qty(0),
-            children: 0,
-            notional_filled: 0,
-            cancel_pending: false,
-            reason: None,
-        };
-        self.parents.insert(id, status);
-        self.index
-            .insert(n.client_order_id, (without_time(n), id, status));
-        ep.status(&status);
-        Reply::Created {
-            status,
-            replayed: false,
-        }
-    }
-
-    fn transition(
-        &mut self,
-        ep: &mut EngineEndpoint,
-        id: ParentId,
-        f: impl FnOnce(&mut ParentStatus) -> Result<(), Refusal>,
-    ) -> Reply {
-        let Some(s) = self.parents.get_mut(&id) else {
-            return Reply::Refused(Refusal::UnknownParent);
-        };
-        let mut next = *s;
-        match f(&mut next) {
-            Ok(()) => {
-                *s = next;
-                ep.status(&next);
-                Reply::Updated(next)
-            }
-            Err(r) => Reply::Refused(r),
-        }
-    }
-
-    fn inject(&mut self, ep: &mut EngineEndpoint, i: Inject) {
-        match i {
-            Inject::Fill { parent, qty, price } => {
-                if let Some(s) = self.parents.get_mut(&parent) {
-                    s.filled = Qty(s.filled.0 + qty);
-                    s.children += 1;
-                    s.notional_filled += u64::from(qty) * u64::from(price);
-                    if s.filled >= s.order.total {
-                        s.state = ParentState::Filled;
+            OrderRequest::Cancel {
+                order, remaining, ..
+            } => {
+                if let Some(o) = self.open.get_mut(&order.0) {
+                    let dec = o.1.saturating_sub(remaining.0);
+                    o.1 -= dec;
+                    if o.1 == 0 {
+                        self.open.remove(&order.0);
                     }
-                    let s = *s;
-                    ep.status(&s);
+                    self.push(OrderEvent::Canceled {
+                        ts: 0,
+                        order,
+                        decrement: Qty(dec),
+                        reason: CancelReason {
+                            code: b'U',
+                            text: "user",
+                        },
+                    });
                 }
             }
+            OrderRequest::Replace {
+                old,
+                new,
+                new_tag,
+                qty,
+                price,
+                ..
+            } => {
+                if self.open.remove(&old.0).is_some() {
+                    self.next_venue_ref += 1;
+                    self.open.insert(new.0, (new_tag, qty.0, price));
+                    self.push(OrderEvent::Replaced {
+                        ts: 0,
+                        old,
+                        order: new,
+                        tag: Some(new_tag),
+                        side: floe::types::Side::Buy,
+                        qty,
+                        symbol: Symbol::new("AAPL").unwrap(),
+                        price,
+                        venue_order_ref: self.next_venue_ref,
+                        live: true,
+                    });
+                }
+            }
+            OrderRequest::AccountQuery => self.push(OrderEvent::AccountQueryResponse {
+                ts: 0,
+                next_order: OrderRef(1),
+            }),
         }
+    }
+
+    fn fill(&mut self, parent: ParentId, qty: u32) {
+        let Some((&r, &(_, open, price))) = self.open.iter().find(|(_, o)| o.0.parent == parent)
+        else {
+            panic!("parent {parent} has no live child to fill");
+        };
+        let qty = qty.min(open);
+        if open == qty {
+            self.open.remove(&r);
+        } else if let Some(o) = self.open.get_mut(&r) {
+            o.1 -= qty;
+        }
+        self.match_number += 1;
+        self.push(OrderEvent::Executed {
+            ts: 0,
+            order: OrderRef(r),
+            qty: Qty(qty),
+            price,
+            liquidity: b'A',
+            match_number: self.match_number,
+        });
     }
 }
 
-struct Engine {
+fn quote(symbol: &str, bid: u32, ask: u32) -> Quote {
+    Quote {
+        symbol: Symbol::new(symbol).unwrap(),
+        bid: Some(Level {
+            price: Price4(bid),
+            qty: Qty(1000),
+        }),
+        ask: Some(Level {
+            price: Price4(ask),
+            qty: Qty(1000),
+        }),
+        exch_ts: 0,
+        rx_ts: Nanos(0),
+    }
+}
+
+/// The journal: every record the engine emitted, in order.
+type Journal = Arc<Mutex<Vec<Record>>>;
+
+struct EngineThread {
     stop: Arc<AtomicBool>,
     /// While set, the loop drains nothing (a stalled engine).
     stalled: Arc<AtomicBool>,
     /// Set by the loop once it has seen `stalled`.
     stall_seen: Arc<AtomicBool>,
     inject: mpsc::Sender<Inject>,
+    journal: Journal,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Engine {
-    fn start(cfg: &Config, mut ep: EngineEndpoint, ready: bool) -> Engine {
+impl EngineThread {
+    /// Starts an engine recovered from `journal` (empty for a fresh one).
+    fn start(cfg: &Config, mut ep: EngineEndpoint, journal: Journal, ready: bool) -> EngineThread {
         let stop = Arc::new(AtomicBool::new(false));
         let stalled = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let mut model = StandIn::new(cfg);
-        let limit = cfg.engine.command_drain_limit;
         let stall_seen = Arc::new(AtomicBool::new(false));
-        let (s, st, seen) = (stop.clone(), stalled.clone(), stall_seen.clone());
+        let (tx, rx) = mpsc::channel();
+        let cfg = cfg.clone();
+        let (s, st, seen, j) = (
+            stop.clone(),
+            stalled.clone(),
+            stall_seen.clone(),
+            journal.clone(),
+        );
         let thread = std::thread::spawn(move || {
-            ep.set_ready(ready);
-            let mut batch = Vec::with_capacity(limit);
-            while !s.load(Ordering::Acquire) {
-                while let Ok(i) = rx.try_recv() {
-                    model.inject(&mut ep, i);
+            let clock = UnixClock::new();
+            let mut engine = Engine::new(&cfg);
+            for r in j.lock().unwrap().iter() {
+                engine.apply(r).expect("journal applies");
+            }
+            engine.clear_work();
+            let mut out = Outbox::with_capacity(256);
+            let mut venue = MiniVenue {
+                soup_seq: engine.next_expected_soup_seq() - 1,
+                ..MiniVenue::default()
+            };
+            let route = |out: &mut Outbox, ep: &mut EngineEndpoint, venue: &mut MiniVenue| {
+                for a in out.drain() {
+                    if !ep.route(&a) {
+                        match a {
+                            Action::Journal(r) => j.lock().unwrap().push(r),
+                            Action::Send(req) => venue.on_request(req),
+                            _ => unreachable!(),
+                        }
+                    }
                 }
+                ep.flush();
+            };
+            ep.publish_all(&engine);
+            let now = clock.now();
+            engine.on_session(now, true, &mut out);
+            for (sym, bid, ask) in [
+                ("AAPL", 1_900_000, 1_901_000),
+                ("MSFT", 4_000_000, 4_001_000),
+            ] {
+                engine.on_quote(now, &quote(sym, bid, ask), &mut out);
+            }
+            route(&mut out, &mut ep, &mut venue);
+            ep.set_ready(ready);
+            let limit = cfg.engine.command_drain_limit;
+            while !s.load(Ordering::Acquire) {
+                let now = clock.now();
+                while let Ok(Inject::Fill { parent, qty }) = rx.try_recv() {
+                    venue.fill(parent, qty);
+                }
+                let mut i = 0;
+                while i < venue.events.len() {
+                    let (seq, ev) = venue.events[i];
+                    if engine.on_order_event(now, seq, &ev, &mut out).is_err() {
+                        route(&mut out, &mut ep, &mut venue);
+                        continue;
+                    }
+                    i += 1;
+                }
+                venue.events.drain(..i);
+                engine.poll(now, &mut out);
+                route(&mut out, &mut ep, &mut venue);
                 if st.load(Ordering::Acquire) {
                     seen.store(true, Ordering::Release);
                     std::thread::sleep(Duration::from_millis(1));
                     continue;
                 }
                 seen.store(false, Ordering::Release);
-                ep.wait(Duration::from_millis(5));
-                ep.drain(limit, |env| batch.push(env));
-                for env in batch.drain(..) {
-                    model.handle(&mut ep, env.corr, env.cmd);
+                if venue.events.is_empty() {
+                    // Sleep until a command comes or the next timer is due.
+                    let due = engine.next_deadline().0.saturating_sub(clock.now().0);
+                    ep.wait(Duration::from_nanos(due.min(2_000_000)));
                 }
-                ep.flush();
+                let now = clock.now();
+                ep.drain(limit, |cmd| engine.on_command(now, cmd, &mut out).is_ok());
+                route(&mut out, &mut ep, &mut venue);
+                engine.check_invariants().expect("engine invariants");
                 if ep.is_disconnected() {
                     break;
                 }
             }
         });
-        Engine {
+        EngineThread {
             stop,
             stalled,
             stall_seen,
             inject: tx,
+            journal,
             thread: Some(thread),
         }
     }
-}
 
-impl Engine {
     /// Stalls the loop and waits (bounded) until it has stopped draining.
     fn stall(&self) {
         self.stalled.store(true, Ordering::Release);
@@ -287,9 +312,13 @@ impl Engine {
             std::thread::yield_now();
         }
     }
+
+    fn records(&self) -> usize {
+        self.journal.lock().unwrap().len()
+    }
 }
 
-impl Drop for Engine {
+impl Drop for EngineThread {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
@@ -346,7 +375,7 @@ struct Server {
     base: String,
     addr: std::net::SocketAddr,
     handle: Option<ControlHandle>,
-    engine: Engine,
+    engine: EngineThread,
     counters: Arc<HotCounters>,
 }
 
@@ -356,9 +385,14 @@ impl Server {
     }
 
     fn start_with(cfg: &Config, ready: bool) -> Server {
+        Server::start_on(cfg, Journal::default(), ready)
+    }
+
+    /// A server whose engine recovers from `journal` first.
+    fn start_on(cfg: &Config, journal: Journal, ready: bool) -> Server {
         let (gw, ep) = gateway::channel(cfg);
         let counters = Arc::new(HotCounters::new());
-        let engine = Engine::start(cfg, ep, ready);
+        let engine = EngineThread::start(cfg, ep, journal, ready);
         let handle = control::spawn(cfg, gw, counters.clone()).expect("control plane starts");
         let addr = handle.local_addr();
         assert!(addr.ip().is_loopback());
@@ -524,6 +558,30 @@ fn order_body(cid: &str, total: &str) -> Value {
 // ---------------------------------------------------------------------------
 // Endpoints.
 
+impl Server {
+    /// Polls GET until `pred` holds on the order (bounded).
+    fn wait_for(&self, id: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self
+                .call("GET", &format!("/v1/algo-orders/{id}"), "")
+                .json();
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {id} never got {what}: {v}"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    fn wait_status(&self, id: u64, status: &str) -> Value {
+        self.wait_for(id, status, |v| v["status"] == status)
+    }
+}
+
 #[test]
 fn every_endpoint_answers() {
     let s = Server::start(&config());
@@ -532,16 +590,19 @@ fn every_endpoint_answers() {
     assert_eq!(h.status, 200);
     assert_eq!(h.json(), json!({"status": "ok", "engine_ready": true}));
 
-    // create → 201
+    // create → 201 with the engine's stored answer
     let created = s.create("e-1", "1000");
     let id = created["parent_order_id"].as_u64().unwrap();
-    assert_eq!(created["status"], "WORKING");
+    assert_eq!(created["status"], "NEW");
     assert_eq!(created["client_order_id"], "e-1");
     let created_at = created["created_at"].as_str().unwrap().to_string();
     assert!(
         created_at.ends_with('Z') && created_at.len() == 24,
         "{created_at}"
     );
+    // created_at is the engine's acceptance time on the wall clock.
+    let now = model_time(&created_at);
+    assert!(now.abs_diff(unix_ms_now()) < 60_000, "{created_at}");
 
     // repeat → 200, header, original answer
     let again = s.call(
@@ -563,49 +624,38 @@ fn every_endpoint_answers() {
     let r = s.call("POST", "/v1/algo-orders", &same.to_string());
     assert_eq!((r.status, r.json()), (200, created.clone()));
 
-    // get
-    let g = s.call("GET", &format!("/v1/algo-orders/{id}"), "");
-    assert_eq!(g.status, 200);
-    let v = g.json();
+    // get: the first slice went out at once
+    let v = s.wait_for(id, "a live child", |v| v["live_quantity"] == "100");
+    assert_eq!(v["status"], "WORKING");
     assert_eq!(v["symbol"], "AAPL");
     assert_eq!(v["side"], "BUY");
+    assert_eq!(v["strategy_type"], "ICEBERG");
     assert_eq!(v["total_quantity"], "1000");
+    assert_eq!(v["requested_quantity"], "1000");
     assert_eq!(v["display_quantity"], "100");
     assert_eq!(v["price_limit"], "190.2500");
-    assert_eq!(v["variance_percent"], "0.25");
-    assert_eq!(v["min_delay_ms"], 10);
-    assert_eq!(v["max_delay_ms"], 50);
-    assert_eq!(v["status"], "WORKING");
+    assert_eq!(v["remaining_quantity"], "900");
+    assert_eq!(v["children_sent"], 1);
     assert_eq!(v["created_at"], created_at.as_str());
-    assert_eq!(v["time_in_force"], "DAY");
 
     // a fill makes it PARTIALLY_FILLED with an average price
     s.engine
         .inject
         .send(Inject::Fill {
             parent: id as ParentId,
-            qty: 200,
-            price: 1_902_500,
+            qty: 40,
         })
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let v = loop {
-        let v = s.call("GET", &format!("/v1/algo-orders/{id}"), "").json();
-        if v["status"] == "PARTIALLY_FILLED" {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fill never reached the read model"
-        );
-        std::thread::yield_now();
-    };
-    assert_eq!(v["filled_quantity"], "200");
-    assert_eq!(v["remaining_quantity"], "800");
+    let v = s.wait_status(id, "PARTIALLY_FILLED");
+    assert_eq!(v["filled_quantity"], "40");
+    assert_eq!(v["live_quantity"], "60");
+    assert_eq!(v["leaves_quantity"], "960");
+    assert_eq!(v["remaining_quantity"], "900");
     assert_eq!(v["avg_price"], "190.2500");
 
     // second order; list with and without a filter
     let id2 = s.create("e-2", "500")["parent_order_id"].as_u64().unwrap();
+    s.wait_status(id2, "WORKING");
     let all = s.call("GET", "/v1/algo-orders", "").json();
     let ids: Vec<u64> = all["orders"]
         .as_array()
@@ -614,6 +664,9 @@ fn every_endpoint_answers() {
         .map(|o| o["parent_order_id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, vec![id, id2]);
+    let working = s.call("GET", "/v1/algo-orders?status=WORKING", "").json();
+    assert_eq!(working["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(working["orders"][0]["parent_order_id"], id2);
 
     // pause / resume
     let p = s.call("POST", &format!("/v1/algo-orders/{id2}/pause"), "");
@@ -621,6 +674,7 @@ fn every_endpoint_answers() {
         (p.status, p.json()["status"].clone()),
         (200, json!("PAUSED"))
     );
+    s.wait_for(id2, "its child cancelled", |v| v["live_quantity"] == "0");
     let paused = s.call("GET", "/v1/algo-orders?status=PAUSED", "").json();
     assert_eq!(paused["orders"].as_array().unwrap().len(), 1);
     assert_eq!(paused["orders"][0]["parent_order_id"], id2);
@@ -629,6 +683,7 @@ fn every_endpoint_answers() {
         (r.status, r.json()["status"].clone()),
         (200, json!("WORKING"))
     );
+    s.wait_for(id2, "a second child", |v| v["children_sent"] == 2);
 
     // amend
     let a = s.call(
@@ -637,7 +692,7 @@ fn every_endpoint_answers() {
         r#"{"total_quantity":"800","price_limit":"191.00"}"#,
     );
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(a.json()["total_quantity"], "800");
+    assert_eq!(a.json()["requested_quantity"], "800");
     assert_eq!(a.json()["price_limit"], "191.0000");
     let a = s.call(
         "PATCH",
@@ -646,34 +701,29 @@ fn every_endpoint_answers() {
     );
     assert_eq!(
         (
-            a.json()["total_quantity"].clone(),
+            a.json()["requested_quantity"].clone(),
             a.json()["price_limit"].clone()
         ),
         (json!("800"), json!("190.9900"))
     );
 
-    // cancel
+    // cancel: the live child's cancel goes to the venue, then CANCELLED
     let c = s.call("DELETE", &format!("/v1/algo-orders/{id2}"), "");
-    assert_eq!(
-        (c.status, c.json()["status"].clone()),
-        (200, json!("CANCELLED"))
-    );
+    assert_eq!(c.status, 200, "{}", c.body);
+    s.wait_status(id2, "CANCELLED");
     let cancelled = s.call("GET", "/v1/algo-orders?status=CANCELLED", "").json();
     assert_eq!(cancelled["orders"][0]["parent_order_id"], id2);
 
     // kill switch: set, refuses new orders, reset
     let k = s.call("POST", "/v1/kill-switch", "");
     assert_eq!(k.status, 200);
-    assert_eq!(k.json(), json!({"active": true, "cancelled": 1}));
+    assert_eq!(k.json(), json!({"active": true}));
     assert_eq!(
         s.call("GET", "/v1/kill-switch", "").json(),
         json!({"active": true})
     );
-    assert_eq!(
-        s.call("GET", &format!("/v1/algo-orders/{id}"), "").json()["status"],
-        "CANCELLED"
-    );
-    let before = s.state();
+    s.wait_status(id, "CANCELLED");
+    let (before, records) = (s.state(), s.engine.records());
     let refused = s.call(
         "POST",
         "/v1/algo-orders",
@@ -683,13 +733,13 @@ fn every_endpoint_answers() {
         (refused.status, refused.code()),
         (422, "kill_switch_active".to_string())
     );
-    assert_eq!(s.state(), before);
+    assert_eq!((s.state(), s.engine.records()), (before, records));
     let k = s.call("DELETE", "/v1/kill-switch", "");
-    assert_eq!(k.json(), json!({"active": false, "cancelled": 0}));
+    assert_eq!(k.json(), json!({"active": false}));
     let k = s.call("POST", "/v1/kill-switch", r#"{"active": true}"#);
-    assert_eq!(k.json(), json!({"active": true, "cancelled": 0}));
+    assert_eq!(k.json(), json!({"active": true}));
     let k = s.call("POST", "/v1/kill-switch", r#"{"active": false}"#);
-    assert_eq!(k.json(), json!({"active": false, "cancelled": 0}));
+    assert_eq!(k.json(), json!({"active": false}));
     // The id refused under the kill switch was not consumed.
     s.create("e-3", "100");
 
@@ -711,6 +761,75 @@ fn every_endpoint_answers() {
     ] {
         assert!(m.body.contains(needle), "missing {needle}:\n{}", m.body);
     }
+}
+
+/// Unix ms of an RFC 3339 time.
+fn model_time(t: &str) -> u64 {
+    humantime::parse_rfc3339(t)
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn idempotent_replay_survives_a_restart() {
+    let cfg = config();
+    let journal = Journal::default();
+    let (created, r2, view) = {
+        let s = Server::start_on(&cfg, journal.clone(), true);
+        let created = s.create("r-1", "1000");
+        let id = created["parent_order_id"].as_u64().unwrap();
+        let r2 = s.create("r-2", "500")["parent_order_id"].as_u64().unwrap();
+        assert_eq!(
+            s.call("POST", &format!("/v1/algo-orders/{r2}/pause"), "")
+                .status,
+            200
+        );
+        let view = s.wait_for(id, "a live child", |v| v["live_quantity"] == "100");
+        s.wait_for(r2, "its child cancelled", |v| v["live_quantity"] == "0");
+        (created, r2, view)
+        // The control plane and the engine stop here.
+    };
+    assert!(journal.lock().unwrap().len() >= 6);
+    let s = Server::start_on(&cfg, journal.clone(), true);
+    // The read model is rebuilt from the recovered engine.
+    let id = created["parent_order_id"].as_u64().unwrap();
+    let v = s.call("GET", &format!("/v1/algo-orders/{id}"), "").json();
+    for f in [
+        "client_order_id",
+        "created_at",
+        "total_quantity",
+        "price_limit",
+        "children_sent",
+    ] {
+        assert_eq!(v[f], view[f], "{f}");
+    }
+    assert_eq!(
+        s.call("GET", &format!("/v1/algo-orders/{r2}"), "").json()["status"],
+        "PAUSED"
+    );
+    // The same request gets the original answer, a different one a conflict.
+    let again = s.call(
+        "POST",
+        "/v1/algo-orders",
+        &order_body("r-1", "1000").to_string(),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.json(), created);
+    let other = s.call(
+        "POST",
+        "/v1/algo-orders",
+        &order_body("r-1", "2000").to_string(),
+    );
+    assert_eq!(
+        (other.status, other.code()),
+        (409, "idempotency_conflict".to_string())
+    );
+    // New ids continue after the recovered ones.
+    let next = s.create("r-3", "100");
+    assert_eq!(next["parent_order_id"].as_u64().unwrap(), r2 + 1);
 }
 
 #[test]
@@ -783,16 +902,20 @@ fn mutate(f: impl FnOnce(&mut Value)) -> String {
 fn bad_inputs_are_refused_and_change_nothing() {
     let server = Server::start(&config());
     let s = &server;
-    // Some state to protect: working, partially filled, paused, cancelled.
-    let a = s.create("base-1", "1000")["parent_order_id"]
-        .as_u64()
-        .unwrap();
+    // Some state to protect: partially filled, paused, cancelled.
+    let mut base1 = order_body("base-1", "1000");
+    base1["strategy_params"]["display_quantity"] = json!("200");
+    base1["strategy_params"]["variance_percent"] = json!("0");
+    let r = s.call("POST", "/v1/algo-orders", &base1.to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    let a = r.json()["parent_order_id"].as_u64().unwrap();
     let b = s.create("base-2", "1000")["parent_order_id"]
         .as_u64()
         .unwrap();
     let c = s.create("base-3", "1000")["parent_order_id"]
         .as_u64()
         .unwrap();
+    s.wait_for(a, "a live child", |v| v["live_quantity"] == "200");
     assert_eq!(
         s.call("POST", &format!("/v1/algo-orders/{b}/pause"), "")
             .status,
@@ -806,15 +929,14 @@ fn bad_inputs_are_refused_and_change_nothing() {
         .inject
         .send(Inject::Fill {
             parent: a as ParentId,
-            qty: 300,
-            price: 1_900_000,
+            qty: 150,
         })
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.call("GET", &format!("/v1/algo-orders/{a}"), "").json()["filled_quantity"] != "300" {
-        assert!(Instant::now() < deadline, "fill never arrived");
-        std::thread::yield_now();
-    }
+    s.wait_for(a, "a partial fill", |v| {
+        v["filled_quantity"] == "150" && v["live_quantity"] == "50"
+    });
+    s.wait_for(b, "its child cancelled", |v| v["live_quantity"] == "0");
+    s.wait_status(c, "CANCELLED");
 
     let post = |body: String| -> Box<dyn Fn() -> Resp + '_> {
         Box::new(move || s.call("POST", "/v1/algo-orders", &body))
@@ -966,7 +1088,7 @@ fn bad_inputs_are_refused_and_change_nothing() {
             })
         }),
         ("replayed write", 401, "replayed_signature", {
-            let body = order_body("base-1", "1000").to_string();
+            let body = base1.to_string();
             Box::new(move || {
                 // A repeat of an existing create: first answer is the replay (200).
                 let h = signed_headers(DESK, s.ts(), "POST", "/v1/algo-orders", body.as_bytes());
@@ -997,7 +1119,7 @@ fn bad_inputs_are_refused_and_change_nothing() {
         ("amend unknown field", 400, "unknown_field", desk("PATCH", format!("/v1/algo-orders/{a}"), r#"{"display_quantity":"100"}"#.into())),
         ("amend off-lot total", 400, "not_a_lot_multiple", desk("PATCH", format!("/v1/algo-orders/{a}"), r#"{"total_quantity":"1050"}"#.into())),
         ("amend off-tick limit", 400, "not_a_tick_multiple", desk("PATCH", format!("/v1/algo-orders/{a}"), r#"{"price_limit":"1.001"}"#.into())),
-        ("amend total below filled", 422, "below_filled", desk("PATCH", format!("/v1/algo-orders/{a}"), r#"{"total_quantity":"200"}"#.into())),
+        ("amend total below filled", 422, "below_filled", desk("PATCH", format!("/v1/algo-orders/{a}"), r#"{"total_quantity":"100"}"#.into())),
         ("amend a cancelled order", 409, "invalid_state", desk("PATCH", format!("/v1/algo-orders/{c}"), r#"{"price_limit":"1.00"}"#.into())),
         ("pause a cancelled order", 409, "invalid_state", desk("POST", format!("/v1/algo-orders/{c}/pause"), String::new())),
         ("cancel a cancelled order", 409, "invalid_state", desk("DELETE", format!("/v1/algo-orders/{c}"), String::new())),
@@ -1017,6 +1139,7 @@ fn bad_inputs_are_refused_and_change_nothing() {
 
     for (name, status, code, run) in &cases {
         let before = s.state();
+        let records = s.engine.records();
         let r = run();
         assert_eq!(
             (r.status, r.code().as_str()),
@@ -1033,6 +1156,7 @@ fn bad_inputs_are_refused_and_change_nothing() {
             assert!(!r.body.contains(secret), "{name}: secret in the answer");
         }
         assert_eq!(s.state(), before, "{name}: state changed");
+        assert_eq!(s.engine.records(), records, "{name}: journal changed");
     }
     eprintln!("{} bad inputs refused with state unchanged", cases.len());
 
@@ -1276,7 +1400,7 @@ fn floe_order_client_end_to_end() {
     assert_eq!(code, 0, "{out}{err}");
     let created: Value = serde_json::from_str(&out).unwrap();
     let id = created["parent_order_id"].as_u64().unwrap().to_string();
-    assert_eq!(created["status"], "WORKING");
+    assert_eq!(created["status"], "NEW");
 
     // Repeat: same answer, marked as a replay in table form.
     let mut table_submit = submit.to_vec();
@@ -1296,8 +1420,8 @@ fn floe_order_client_end_to_end() {
     assert!(out.contains("price_limit         190.2500"), "{out}");
     let (_, out, _) = floe(&s, &["get", "--json", &id], true);
     assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["variance_percent"],
-        "0.2"
+        serde_json::from_str::<Value>(&out).unwrap()["display_quantity"],
+        "200"
     );
 
     // pause, list by status, resume, amend
@@ -1330,7 +1454,7 @@ fn floe_order_client_end_to_end() {
     assert_eq!(code, 0, "{out}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        (v["total_quantity"].as_str(), v["price_limit"].as_str()),
+        (v["requested_quantity"].as_str(), v["price_limit"].as_str()),
         (Some("1200"), Some("190.5000"))
     );
 
@@ -1375,11 +1499,17 @@ fn floe_order_client_end_to_end() {
     // cancel, kill switch set/show/reset
     let (code, out, _) = floe(&s, &["cancel", &id], true);
     assert_eq!(code, 0);
+    assert!(
+        out.contains("cancel_pending      true") || out.contains("CANCELLED"),
+        "{out}"
+    );
+    s.wait_status(id.parse().unwrap(), "CANCELLED");
+    let (_, out, _) = floe(&s, &["get", &id], true);
     assert!(out.contains("CANCELLED"), "{out}");
     let (_, out, _) = floe(&s, &["kill", "--json"], true);
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap(),
-        json!({"active": true, "cancelled": 0})
+        json!({"active": true})
     );
     let (_, out, _) = floe(&s, &["kill", "--show"], true);
     assert!(out.contains("active  true"), "{out}");
@@ -1435,7 +1565,7 @@ fn readme_curl_example_works() {
     );
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(v["client_order_id"], "readme-1");
-    assert_eq!(v["status"], "WORKING");
+    assert_eq!(v["status"], "NEW");
     assert!(v["parent_order_id"].as_u64().is_some());
     let list = s.call("GET", "/v1/algo-orders", "").json();
     assert_eq!(list["orders"][0]["total_quantity"], "10000");

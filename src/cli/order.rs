@@ -262,7 +262,7 @@ fn columns(rows: &[Vec<String>]) -> String {
 }
 
 /// The order in which a single object's fields are shown.
-const FIELD_ORDER: [&str; 24] = [
+const FIELD_ORDER: [&str; 23] = [
     "parent_order_id",
     "client_order_id",
     "symbol",
@@ -270,23 +270,22 @@ const FIELD_ORDER: [&str; 24] = [
     "strategy_type",
     "status",
     "total_quantity",
+    "requested_quantity",
     "filled_quantity",
-    "remaining_quantity",
     "live_quantity",
+    "leaves_quantity",
+    "remaining_quantity",
     "display_quantity",
     "price_limit",
-    "variance_percent",
-    "min_delay_ms",
-    "max_delay_ms",
     "peg",
-    "time_in_force",
     "children_sent",
     "avg_price",
     "cancel_pending",
+    "waiting_for",
     "reason",
     "created_at",
+    "updated_at",
     "active",
-    "cancelled",
 ];
 
 /// The table view of a response body.

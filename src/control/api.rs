@@ -21,12 +21,14 @@
 
 use crate::config::RiskConfig;
 use crate::control::auth::{unix_ms_now, AuthError, Authenticator, Credentials};
-use crate::control::gateway::{Command, Gateway, GatewayError, ParentId, Reply};
+use crate::control::gateway::{Gateway, GatewayError, ParentId};
 use crate::control::metrics::{Exporter, CONTENT_TYPE};
 use crate::control::model::{
-    parse_json, refusal_error, state_name, AmendOrder, ApiError, CreateOrder, Created,
+    parse_json, refusal_error, rfc3339_ms, AmendOrder, ApiError, CreateOrder, Created,
     KillSwitchBody, KillSwitchView, OrderList, OrderView, STATUS_NAMES,
 };
+use crate::engine::{CommandKind, ParentStatus, Reply};
+use crate::types::Symbol;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -51,6 +53,8 @@ pub struct AppInner {
     pub exporter: Exporter,
     /// Lot and tick sizes.
     pub risk: RiskConfig,
+    /// Symbols traded (`book.only`); empty = any.
+    pub symbols: Vec<Symbol>,
     /// Largest body.
     pub body_limit: usize,
     /// `/metrics` must be signed.
@@ -193,7 +197,7 @@ fn gateway_error(st: &AppInner, e: GatewayError) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
 }
 
-async fn ask(st: &AppInner, cmd: Command) -> Result<Reply, ApiError> {
+async fn ask(st: &AppInner, cmd: CommandKind) -> Result<Reply, ApiError> {
     st.exporter
         .control
         .inflight
@@ -229,11 +233,27 @@ fn parse_id(s: &str) -> Result<ParentId, ApiError> {
 
 async fn create(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let req: CreateOrder = parse_json(&body)?;
-    let cmd = req.to_command(&st.risk, unix_ms_now())?;
-    match ask(&st, Command::New(cmd)).await? {
-        Reply::Created { status, replayed } => {
-            let body = Json(Created::from_status(&status));
-            Ok(if replayed {
+    let (client_order_id, params) = req.to_params(&st.risk, &st.symbols)?;
+    let kind = CommandKind::NewIceberg {
+        client_order_id,
+        params,
+        // The parent's PRNG seed: the engine has no entropy source.
+        seed: rand::random(),
+    };
+    match ask(&st, kind).await? {
+        Reply::Accepted {
+            parent,
+            status,
+            created_at,
+            replay,
+        } => {
+            let body = Json(Created {
+                parent_order_id: parent,
+                client_order_id: client_order_id.as_str().to_string(),
+                status: status.name().to_string(),
+                created_at: rfc3339_ms(st.gateway.stats().unix_ms(created_at)),
+            });
+            Ok(if replay {
                 (
                     StatusCode::OK,
                     [(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"))],
@@ -249,10 +269,15 @@ async fn create(State(st): State<AppState>, body: Bytes) -> Result<Response, Api
     }
 }
 
+fn view(st: &AppInner, s: &ParentStatus) -> OrderView {
+    let stats = st.gateway.stats();
+    OrderView::from_status(s, |t| stats.unix_ms(t))
+}
+
 async fn get_one(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     match st.gateway.get(id) {
-        Some(s) => Ok(Json(OrderView::from_status(&s)).into_response()),
+        Some(s) => Ok(Json(view(&st, &s)).into_response()),
         None => Err(ApiError::not_found(id)),
     }
 }
@@ -287,16 +312,29 @@ async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> Result<Respo
     }
     let orders = st
         .gateway
-        .list(|s| status.as_deref().is_none_or(|want| state_name(s) == want))
+        .list(|s| status.as_deref().is_none_or(|want| s.status.name() == want))
         .iter()
-        .map(OrderView::from_status)
+        .map(|s| view(&st, s))
         .collect();
     Ok(Json(OrderList { orders }).into_response())
 }
 
-async fn parent_command(st: &AppInner, id: ParentId, cmd: Command) -> Result<Response, ApiError> {
+async fn parent_command(
+    st: &AppInner,
+    id: ParentId,
+    cmd: CommandKind,
+) -> Result<Response, ApiError> {
     match ask(st, cmd).await? {
-        Reply::Updated(s) => Ok(Json(OrderView::from_status(&s)).into_response()),
+        Reply::Done { parent, .. } => {
+            // The reply crossed after the statuses its command produced, so
+            // the read model is at least as new as the reply's status (which
+            // predates the engine acting on the command, e.g. a cancel that
+            // completes at once because nothing was live).
+            match st.gateway.get(parent) {
+                Some(s) => Ok(Json(view(st, &s)).into_response()),
+                None => Err(ApiError::not_found(parent)),
+            }
+        }
         Reply::Refused(r) => Err(refusal_error(r, Some(id))),
         other => Err(unexpected(&other)),
     }
@@ -304,17 +342,17 @@ async fn parent_command(st: &AppInner, id: ParentId, cmd: Command) -> Result<Res
 
 async fn cancel(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    parent_command(&st, id, Command::Cancel(id)).await
+    parent_command(&st, id, CommandKind::Cancel { parent: id }).await
 }
 
 async fn pause(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    parent_command(&st, id, Command::Pause(id)).await
+    parent_command(&st, id, CommandKind::Pause { parent: id }).await
 }
 
 async fn resume(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    parent_command(&st, id, Command::Resume(id)).await
+    parent_command(&st, id, CommandKind::Resume { parent: id }).await
 }
 
 async fn amend(
@@ -340,21 +378,17 @@ async fn amend(
         .as_ref()
         .map(|p| crate::control::model::to_price("price_limit", &p.0, st.risk.tick_size))
         .transpose()?;
-    let cmd = Command::Amend {
+    let cmd = CommandKind::Amend {
         parent: pid,
         total,
-        price_limit,
+        limit: price_limit,
     };
     parent_command(&st, pid, cmd).await
 }
 
 async fn kill(st: &AppInner, active: bool) -> Result<Response, ApiError> {
-    match ask(st, Command::KillSwitch(active)).await? {
-        Reply::KillSwitch { active, cancelled } => Ok(Json(KillSwitchView {
-            active,
-            cancelled: Some(cancelled),
-        })
-        .into_response()),
+    match ask(st, CommandKind::KillSwitch { on: active }).await? {
+        Reply::KillSwitch { on } => Ok(Json(KillSwitchView { active: on }).into_response()),
         Reply::Refused(r) => Err(refusal_error(r, None)),
         other => Err(unexpected(&other)),
     }
@@ -376,7 +410,6 @@ async fn kill_reset(State(st): State<AppState>) -> Result<Response, ApiError> {
 async fn kill_get(State(st): State<AppState>) -> Response {
     Json(KillSwitchView {
         active: st.gateway.kill_switch(),
-        cancelled: None,
     })
     .into_response()
 }

@@ -1,10 +1,23 @@
 //! The bridge between the control thread and the engine's hot thread.
 //!
 //! ```text
-//!  control thread                                   hot thread
-//!  Gateway::request ──► commands (bounded, try_send) ──► EngineEndpoint::drain (≤ limit per cycle)
-//!  pump ◄── outbound (bounded) ◄── backlog ◄── EngineEndpoint::{reply, status}
-//!   └─► read model (parent id → latest status) ─► GET / list
+//!  control thread                                     hot thread
+//!  Gateway::request ─► commands (bounded, try_send) ─► EngineEndpoint::drain (≤ limit per cycle)
+//!                                                      Engine::on_command ─► Outbox
+//!  Gateway::pump ◄─ outbound (bounded) ◄─ backlog ◄─── EngineEndpoint::route(Reply | Status)
+//!   └─► read model (parent id → latest ParentStatus) ─► GET / list
+//! ```
+//!
+//! The runtime's part, once per duty cycle:
+//!
+//! ```ignore
+//! endpoint.drain(cfg.engine.command_drain_limit, |cmd| engine.on_command(now, cmd, &mut out).is_ok());
+//! for action in out.drain() {
+//!     if !endpoint.route(&action) {
+//!         // Journal → append; Send → order session
+//!     }
+//! }
+//! endpoint.flush();
 //! ```
 //!
 //! Guarantees:
@@ -13,230 +26,48 @@
 //!   [`GatewayError::Busy`] (HTTP 503 `engine_busy`);
 //! - the hot side never blocks, locks or allocates: it only `try_recv`s
 //!   commands and `try_send`s outbound messages (the control side never
-//!   blocks in `recv` on the outbound channel, so the hot side's sends never
-//!   wake a sleeper); what does not fit waits in a preallocated backlog that
-//!   keeps emission order and coalesces statuses per parent, so nothing is
-//!   lost while the control thread lags;
+//!   blocks in `recv` on the outbound channel, so those sends never wake a
+//!   sleeper); what does not fit waits in a preallocated backlog that keeps
+//!   emission order and coalesces statuses per parent, so nothing is lost
+//!   while the control thread lags;
+//! - a reply is held until [`EngineEndpoint::flush`], so it crosses after the
+//!   statuses its command produced (the engine emits them after the reply);
 //! - every outbound message carries a sequence number stamped on the hot
 //!   side; the read model ignores a status older than the one it holds, so it
-//!   is never rolled back, and a reply is completed only after every status
-//!   emitted before it has been applied (read-your-writes for GET).
+//!   is never rolled back, and a request completes only after everything
+//!   emitted before its reply has been applied (read-your-writes for GET).
 //!
 //! The control side drains the outbound channel by polling
-//! ([`Gateway::pump`]): every 100 µs while replies are awaited, every 2 ms
-//! otherwise.
+//! ([`Gateway::pump`], run by `control::spawn` on its own thread): every
+//! 100 µs while replies are awaited, every 2 ms otherwise.
+//!
+//! Engine time is converted to wall-clock time for `created_at` through a
+//! clock anchor ([`EngineEndpoint::set_clock_anchor`]); without one, engine
+//! time is taken to be Unix-epoch nanoseconds, which is what keeps a
+//! replayed `created_at` right across restarts.
 
+use crate::algo::{IcebergParams, StatusCode};
 use crate::config::Config;
-use crate::order::event::TimeInForce;
-use crate::types::{Price4, Qty, Side, Symbol};
+use crate::engine::{Action, ClientOrderId, Command, CommandKind, Engine, ParentStatus, Reply};
+use crate::time::Nanos;
 use crossbeam::channel::{self, Receiver, Sender, TryRecvError, TrySendError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-/// Correlates a command with its reply.
+/// Correlates a command with its reply (the engine's `Command::correlation`).
 pub type Correlation = u64;
 
 /// The engine's id of a parent order (never reused).
 pub type ParentId = u32;
 
-/// Longest `client_order_id`, bytes.
-pub const CLIENT_ORDER_ID_MAX: usize = 64;
-
-/// A client-supplied order id: 1 to 64 printable ASCII bytes, fixed-size so
-/// that commands stay `Copy` and never allocate on the hot side.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientOrderId {
-    len: u8,
-    bytes: [u8; CLIENT_ORDER_ID_MAX],
-}
-
-impl ClientOrderId {
-    /// `None` unless 1..=64 printable ASCII bytes (no spaces).
-    pub fn new(s: &str) -> Option<ClientOrderId> {
-        let b = s.as_bytes();
-        if b.is_empty() || b.len() > CLIENT_ORDER_ID_MAX || !b.iter().all(u8::is_ascii_graphic) {
-            return None;
-        }
-        let mut bytes = [0u8; CLIENT_ORDER_ID_MAX];
-        bytes[..b.len()].copy_from_slice(b);
-        Some(ClientOrderId {
-            len: b.len() as u8,
-            bytes,
-        })
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        let n = usize::from(self.len).min(CLIENT_ORDER_ID_MAX);
-        core::str::from_utf8(&self.bytes[..n]).unwrap_or("")
-    }
-}
-
-impl std::fmt::Debug for ClientOrderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ClientOrderId({:?})", self.as_str())
-    }
-}
-
-/// A new iceberg, validated and converted to lots and ticks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NewIceberg {
-    /// Idempotency key.
-    pub client_order_id: ClientOrderId,
-    /// Stock.
-    pub symbol: Symbol,
-    /// Side.
-    pub side: Side,
-    /// Total shares (a multiple of the lot size).
-    pub total: Qty,
-    /// Shares shown per slice before variance.
-    pub display: Qty,
-    /// No child priced worse than this.
-    pub price_limit: Price4,
-    /// Slice variance, parts per million of `display` (in [0, 1_000_000)).
-    pub variance_ppm: u32,
-    /// Shortest delay before a refresh, ms.
-    pub min_delay_ms: u32,
-    /// Longest delay before a refresh, ms.
-    pub max_delay_ms: u32,
-    /// Children's lifetime.
-    pub tif: TimeInForce,
-    /// Join the best bid/ask (capped by the limit) instead of resting at the limit.
-    pub peg: bool,
-    /// Wall-clock time the control plane received the request, Unix ms.
-    /// Not part of the idempotency comparison.
-    pub received_at_ms: u64,
-}
-
-/// What the control plane asks of the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// Create an iceberg (idempotent on its client order id).
-    New(NewIceberg),
-    /// Cancel a parent.
-    Cancel(ParentId),
-    /// Pause a parent (cancels its live child).
-    Pause(ParentId),
-    /// Resume a paused parent.
-    Resume(ParentId),
-    /// Change total quantity and/or limit.
-    Amend {
-        /// The parent.
-        parent: ParentId,
-        /// New total (not below filled).
-        total: Option<Qty>,
-        /// New limit.
-        price_limit: Option<Price4>,
-    },
-    /// Set (cancel everything, refuse new parents) or reset the kill switch.
-    KillSwitch(bool),
-}
-
-/// A command with its correlation id, as it crosses the command queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Envelope {
-    /// Echoed in the reply.
-    pub corr: Correlation,
-    /// The command.
-    pub cmd: Command,
-}
-
-/// A parent's life-cycle state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ParentState {
-    /// Accepted, no child yet.
-    New,
-    /// Working (children being sent).
-    Working,
-    /// Paused by the client.
-    Paused,
-    /// Completely filled.
-    Filled,
-    /// Cancelled (by the client or the kill switch).
-    Cancelled,
-    /// Rejected (by the venue or risk).
-    Rejected,
-}
-
-impl ParentState {
-    /// True for FILLED, CANCELLED and REJECTED.
-    pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            ParentState::Filled | ParentState::Cancelled | ParentState::Rejected
-        )
-    }
-}
-
-/// What the engine tells the read model about a parent whenever it changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParentStatus {
-    /// The parent.
-    pub id: ParentId,
-    /// Its parameters as accepted (after amends).
-    pub order: NewIceberg,
-    /// State.
-    pub state: ParentState,
-    /// Shares filled.
-    pub filled: Qty,
-    /// Shares live at the venue.
-    pub live: Qty,
-    /// Children sent so far.
-    pub children: u32,
-    /// Σ fill price × shares, in Price4 units × shares (average = this / filled).
-    pub notional_filled: u64,
-    /// A cancel is on its way to the venue.
-    pub cancel_pending: bool,
-    /// Why the parent was rejected or stopped, when it was.
-    pub reason: Option<&'static str>,
-}
-
-/// Why the engine refused a command. Every refusal left its state unchanged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// No parent with that id.
-    UnknownParent,
-    /// The client order id was used with different parameters.
-    IdempotencyConflict {
-        /// The parent created under that id.
-        existing: ParentId,
-    },
-    /// The command is not allowed in the parent's state.
-    InvalidState(ParentState),
-    /// The amend would set total below filled.
-    BelowFilled,
-    /// The symbol is not traded.
-    UnknownSymbol,
-    /// A pre-trade risk check refused it.
-    Risk(crate::control::metrics::RiskCheck),
-    /// A pool (parents, ids) is full.
-    Capacity,
-}
-
-/// The engine's answer to one command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// A parent was created, or (`replayed`) one with the same id and
-    /// parameters already existed; `status` is the answer at creation.
-    Created {
-        /// The parent as created.
-        status: ParentStatus,
-        /// True when this answered a repeat.
-        replayed: bool,
-    },
-    /// The command was applied; the parent as it now is.
-    Updated(ParentStatus),
-    /// The kill switch is now `active`; `cancelled` parents were stopped.
-    KillSwitch {
-        /// State after the command.
-        active: bool,
-        /// Parents cancelled by setting it.
-        cancelled: u32,
-    },
-    /// Refused.
-    Refused(Refusal),
+/// True for FILLED, CANCELLED and REJECTED.
+pub const fn is_terminal(s: StatusCode) -> bool {
+    matches!(
+        s,
+        StatusCode::Filled | StatusCode::Cancelled | StatusCode::Rejected
+    )
 }
 
 /// What the hot side sends to the control side.
@@ -258,6 +89,10 @@ pub enum Outbound {
         /// The answer.
         reply: Reply,
     },
+    /// The engine starts (or stops) draining commands. Travels in order, so
+    /// the control side is ready only once every status published before
+    /// it (after recovery: all of them) is in the read model.
+    Ready(bool),
 }
 
 /// Why [`Gateway::request`] returned no reply.
@@ -283,9 +118,14 @@ struct Shared {
     ready: AtomicBool,
     status_dropped: AtomicU64,
     replies_dropped: AtomicU64,
+    /// Engine time and Unix time (ns) of one instant; both zero = engine
+    /// time is Unix time.
+    anchor_engine_ns: AtomicU64,
+    anchor_unix_ns: AtomicU64,
 }
 
-/// Read-only statistics of a gateway, for `/metrics` and `/healthz`.
+/// Read-only view of a gateway's shared state, for `/metrics`, `/healthz`
+/// and time conversion.
 #[derive(Clone, Debug)]
 pub struct GatewayStats(Arc<Shared>);
 
@@ -295,9 +135,26 @@ impl GatewayStats {
         self.0.ready.load(Ordering::Acquire)
     }
 
-    /// Statuses lost because the backlog was full (should stay 0).
+    /// Statuses lost because the backlog was full (stays 0 by sizing).
     pub fn status_dropped(&self) -> u64 {
         self.0.status_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Replies lost because the backlog was full (stays 0 by sizing).
+    pub fn replies_dropped(&self) -> u64 {
+        self.0.replies_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Engine time as Unix milliseconds, through the clock anchor.
+    pub fn unix_ms(&self, t: Nanos) -> u64 {
+        let e = self.0.anchor_engine_ns.load(Ordering::Acquire);
+        let u = self.0.anchor_unix_ns.load(Ordering::Acquire);
+        let unix_ns = if t.0 >= e {
+            u.saturating_add(t.0 - e)
+        } else {
+            u.saturating_sub(e - t.0)
+        };
+        unix_ns / 1_000_000
     }
 }
 
@@ -306,17 +163,18 @@ impl GatewayStats {
 struct ReadModel {
     orders: HashMap<ParentId, (u64, ParentStatus)>,
     kill_switch: bool,
-    /// Entries kept at most; finished parents are dropped oldest first beyond it.
+    /// Entries kept at most; finished parents are dropped lowest id first
+    /// beyond it (the engine evicts them the same way).
     cap: usize,
 }
 
 impl ReadModel {
     fn apply(&mut self, seq: u64, s: &ParentStatus) {
-        match self.orders.get_mut(&s.id) {
+        match self.orders.get_mut(&s.parent) {
             Some(e) if e.0 > seq => {}
             Some(e) => *e = (seq, *s),
             None => {
-                self.orders.insert(s.id, (seq, *s));
+                self.orders.insert(s.parent, (seq, *s));
                 if self.orders.len() > self.cap {
                     self.evict();
                 }
@@ -328,8 +186,8 @@ impl ReadModel {
         let mut finished: Vec<ParentId> = self
             .orders
             .values()
-            .filter(|(_, s)| s.state.is_terminal())
-            .map(|(_, s)| s.id)
+            .filter(|(_, s)| is_terminal(s.status))
+            .map(|(_, s)| s.parent)
             .collect();
         finished.sort_unstable();
         let excess = self.orders.len().saturating_sub(self.cap);
@@ -339,11 +197,17 @@ impl ReadModel {
     }
 }
 
-type Waiter = tokio::sync::oneshot::Sender<Reply>;
+/// A request waiting for its reply, with what a create asked for (to
+/// answer GET at once even when the engine had to defer the status).
+#[derive(Debug)]
+struct Waiter {
+    tx: tokio::sync::oneshot::Sender<Reply>,
+    create: Option<(ClientOrderId, IcebergParams)>,
+}
 
 #[derive(Debug)]
 struct Inner {
-    commands: Sender<Envelope>,
+    commands: Sender<Command>,
     outbound: Receiver<Outbound>,
     next_corr: AtomicU64,
     inflight: AtomicUsize,
@@ -358,8 +222,9 @@ struct Inner {
 #[derive(Clone, Debug)]
 pub struct Gateway(Arc<Inner>);
 
-/// Builds both ends from the configuration: command queue of
-/// `pools.command_queue`, backlog sized for every parent plus every command.
+/// Builds both ends from the configuration: a command queue of
+/// `pools.command_queue`, an outbound channel and backlog sized for every
+/// parent plus every command.
 pub fn channel(config: &Config) -> (Gateway, EngineEndpoint) {
     let queue = config.pools.command_queue.max(1);
     let parents = config.pools.parents.max(1);
@@ -369,6 +234,8 @@ pub fn channel(config: &Config) -> (Gateway, EngineEndpoint) {
         ready: AtomicBool::new(false),
         status_dropped: AtomicU64::new(0),
         replies_dropped: AtomicU64::new(0),
+        anchor_engine_ns: AtomicU64::new(0),
+        anchor_unix_ns: AtomicU64::new(0),
     });
     let gw = Gateway(Arc::new(Inner {
         commands: cmd_tx,
@@ -388,6 +255,7 @@ pub fn channel(config: &Config) -> (Gateway, EngineEndpoint) {
         commands: cmd_rx,
         outbound: out_tx,
         stash: None,
+        held: Backlog::new(queue),
         backlog: Backlog::new(queue + 2 * parents),
         dirty: DirtyTable::new(2 * parents),
         seq: 0,
@@ -397,10 +265,43 @@ pub fn channel(config: &Config) -> (Gateway, EngineEndpoint) {
     (gw, ep)
 }
 
+/// The status the engine gives a parent at acceptance (what its first
+/// `Status` action will say, unless more happened in the same input).
+fn accepted_status(
+    parent: ParentId,
+    coid: ClientOrderId,
+    p: &IcebergParams,
+    created_at: Nanos,
+) -> ParentStatus {
+    ParentStatus {
+        parent,
+        client_order_id: coid,
+        symbol: p.symbol,
+        side: p.side,
+        status: StatusCode::New,
+        total: p.total,
+        requested_total: p.total,
+        filled: crate::types::Qty::ZERO,
+        live: crate::types::Qty::ZERO,
+        leaves: p.total,
+        remaining: p.total,
+        display: p.display,
+        limit: p.limit,
+        peg: p.peg,
+        notional: 0,
+        children: 0,
+        cancel_pending: false,
+        waiting: None,
+        last_reason: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
 impl Gateway {
     /// Sends a command and waits (bounded by `control.reply_timeout_ms`) for
     /// its reply. Never waits for queue space.
-    pub async fn request(&self, cmd: Command) -> Result<Reply, GatewayError> {
+    pub async fn request(&self, kind: CommandKind) -> Result<Reply, GatewayError> {
         let g = &self.0;
         if !g.shared.ready.load(Ordering::Acquire) {
             return Err(GatewayError::NotReady);
@@ -409,27 +310,32 @@ impl Gateway {
             g.inflight.fetch_sub(1, Ordering::AcqRel);
             return Err(GatewayError::Busy);
         }
-        let corr = g.next_corr.fetch_add(1, Ordering::Relaxed);
+        let correlation = g.next_corr.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        lock(&g.waiters).insert(corr, tx);
-        match g.commands.try_send(Envelope { corr, cmd }) {
-            Ok(()) => {}
-            Err(e) => {
-                lock(&g.waiters).remove(&corr);
-                g.inflight.fetch_sub(1, Ordering::AcqRel);
-                return Err(match e {
-                    TrySendError::Full(_) => GatewayError::Busy,
-                    TrySendError::Disconnected(_) => GatewayError::Closed,
-                });
-            }
+        let create = match kind {
+            CommandKind::NewIceberg {
+                client_order_id,
+                params,
+                ..
+            } => Some((client_order_id, params)),
+            _ => None,
+        };
+        lock(&g.waiters).insert(correlation, Waiter { tx, create });
+        if let Err(e) = g.commands.try_send(Command { correlation, kind }) {
+            lock(&g.waiters).remove(&correlation);
+            g.inflight.fetch_sub(1, Ordering::AcqRel);
+            return Err(match e {
+                TrySendError::Full(_) => GatewayError::Busy,
+                TrySendError::Disconnected(_) => GatewayError::Closed,
+            });
         }
         match tokio::time::timeout(g.reply_timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(GatewayError::Closed),
             Err(_) => {
-                // The pump still consumes (and drops) a late reply, which
-                // is what releases this command's in-flight slot.
-                lock(&g.waiters).remove(&corr);
+                // The pump still consumes (and drops) a late reply, which is
+                // what releases this command's in-flight slot.
+                lock(&g.waiters).remove(&correlation);
                 Err(GatewayError::Timeout)
             }
         }
@@ -447,26 +353,38 @@ impl Gateway {
                     write(&g.read).apply(seq, &status);
                 }
                 Ok(Outbound::Reply { seq, corr, reply }) => {
+                    let waiter = lock(&g.waiters).remove(&corr);
                     {
                         let mut rm = write(&g.read);
-                        match &reply {
-                            // A replayed create carries the status at
-                            // creation, not the current one: never applied.
-                            Reply::Created {
-                                status,
-                                replayed: false,
+                        match reply {
+                            Reply::KillSwitch { on } => rm.kill_switch = on,
+                            Reply::Accepted {
+                                parent,
+                                created_at,
+                                replay: false,
+                                ..
+                            } => {
+                                // Only when the engine deferred the status:
+                                // never over a status it already sent.
+                                if let Some((coid, params)) = waiter.as_ref().and_then(|w| w.create)
+                                {
+                                    if !rm.orders.contains_key(&parent) {
+                                        let s = accepted_status(parent, coid, &params, created_at);
+                                        rm.apply(seq, &s);
+                                    }
+                                }
                             }
-                            | Reply::Updated(status) => rm.apply(seq, status),
-                            Reply::Created { replayed: true, .. } => {}
-                            Reply::KillSwitch { active, .. } => rm.kill_switch = *active,
-                            Reply::Refused(_) => {}
+                            // Query answers and the rest carry nothing newer
+                            // than the statuses already applied.
+                            _ => {}
                         }
                     }
                     g.inflight.fetch_sub(1, Ordering::AcqRel);
-                    if let Some(w) = lock(&g.waiters).remove(&corr) {
-                        let _ = w.send(reply);
+                    if let Some(w) = waiter {
+                        let _ = w.tx.send(reply);
                     }
                 }
+                Ok(Outbound::Ready(r)) => g.shared.ready.store(r, Ordering::Release),
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
             n += 1;
@@ -484,7 +402,7 @@ impl Gateway {
         read(&self.0.read).orders.get(&id).map(|e| e.1)
     }
 
-    /// Every known parent whose state passes `filter`, by id.
+    /// Every known parent that passes `filter`, by id.
     pub fn list(&self, mut filter: impl FnMut(&ParentStatus) -> bool) -> Vec<ParentStatus> {
         let mut v: Vec<ParentStatus> = read(&self.0.read)
             .orders
@@ -492,7 +410,7 @@ impl Gateway {
             .map(|e| e.1)
             .filter(|s| filter(s))
             .collect();
-        v.sort_unstable_by_key(|s| s.id);
+        v.sort_unstable_by_key(|s| s.parent);
         v
     }
 
@@ -501,7 +419,7 @@ impl Gateway {
         read(&self.0.read).kill_switch
     }
 
-    /// Statistics for metrics and health.
+    /// Statistics, readiness and time conversion.
     pub fn stats(&self) -> GatewayStats {
         GatewayStats(self.0.shared.clone())
     }
@@ -519,13 +437,15 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One message waiting in the hot side's backlog.
+/// One message waiting on the hot side.
 #[derive(Clone, Copy, Debug)]
 enum Pending {
     /// The latest status of this parent is in the dirty table.
     Status(ParentId),
-    /// A reply, with its sequence number.
+    /// A reply (its sequence number is stamped when it leaves `held`).
     Reply(u64, Correlation, Reply),
+    /// A readiness change.
+    Ready(bool),
 }
 
 /// A fixed-capacity FIFO ring (never grows).
@@ -556,15 +476,20 @@ impl Backlog {
     }
 
     fn front(&self) -> Option<Pending> {
-        (self.len > 0).then(|| self.slots[self.head]).flatten()
+        if self.len == 0 {
+            return None;
+        }
+        self.slots[self.head]
     }
 
-    fn pop(&mut self) {
-        if self.len > 0 {
-            self.slots[self.head] = None;
-            self.head = (self.head + 1) % self.slots.len();
-            self.len -= 1;
+    fn pop(&mut self) -> Option<Pending> {
+        if self.len == 0 {
+            return None;
         }
+        let p = self.slots[self.head].take();
+        self.head = (self.head + 1) % self.slots.len();
+        self.len -= 1;
+        p
     }
 }
 
@@ -595,7 +520,7 @@ impl DirtyTable {
         for _ in 0..self.slots.len() {
             match &self.slots[i] {
                 None => return None,
-                Some((_, s)) if s.id == id => return Some(i),
+                Some((_, s)) if s.parent == id => return Some(i),
                 Some(_) => i = (i + 1) & mask,
             }
         }
@@ -607,9 +532,9 @@ impl DirtyTable {
     }
 
     /// Inserts or overwrites. `Some(true)` = new entry, `Some(false)` =
-    /// overwritten, `None` = full (kept at most half full, so never in use).
+    /// overwritten, `None` = full (the table is kept at most half full).
     fn upsert(&mut self, seq: u64, s: ParentStatus) -> Option<bool> {
-        if let Some(i) = self.find(s.id) {
+        if let Some(i) = self.find(s.parent) {
             self.slots[i] = Some((seq, s));
             return Some(false);
         }
@@ -617,7 +542,7 @@ impl DirtyTable {
             return None;
         }
         let mask = self.slots.len() - 1;
-        let mut i = self.home(s.id);
+        let mut i = self.home(s.parent);
         while self.slots[i].is_some() {
             i = (i + 1) & mask;
         }
@@ -639,7 +564,7 @@ impl DirtyTable {
             let Some((_, s)) = self.slots[j] else {
                 return;
             };
-            let home = self.home(s.id);
+            let home = self.home(s.parent);
             // Move the entry back if the hole lies between its home and j.
             let dist_j = j.wrapping_sub(home) & mask;
             let dist_hole = hole.wrapping_sub(home) & mask;
@@ -656,9 +581,11 @@ impl DirtyTable {
 /// locks or allocates.
 #[derive(Debug)]
 pub struct EngineEndpoint {
-    commands: Receiver<Envelope>,
+    commands: Receiver<Command>,
     outbound: Sender<Outbound>,
-    stash: Option<Envelope>,
+    stash: Option<Command>,
+    /// Replies of the current cycle, released by `flush`.
+    held: Backlog,
     backlog: Backlog,
     dirty: DirtyTable,
     seq: u64,
@@ -668,23 +595,47 @@ pub struct EngineEndpoint {
 
 impl EngineEndpoint {
     /// Marks the engine ready (commands are drained) or not; requests made
-    /// while not ready get 503 `engine_not_ready`.
-    pub fn set_ready(&self, ready: bool) {
-        self.shared.ready.store(ready, Ordering::Release);
+    /// while not ready get 503 `engine_not_ready`. The change reaches the
+    /// control side behind everything published before it.
+    pub fn set_ready(&mut self, ready: bool) {
+        self.flush();
+        if self.backlog.len == 0 {
+            match self.outbound.try_send(Outbound::Ready(ready)) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(_)) => {}
+            }
+        }
+        if !self.backlog.push(Pending::Ready(ready)) {
+            // The backlog is sized for every parent and command; readiness
+            // must not be lost, so it is set directly as a last resort.
+            self.shared.ready.store(ready, Ordering::Release);
+        }
     }
 
-    /// The duty cycle's command step: first pushes what waits in the
-    /// backlog, then hands at most `limit` commands to `handle` in arrival
-    /// order (the runtime passes `engine.command_drain_limit`). Returns the
-    /// number handled.
-    pub fn drain(&mut self, limit: usize, mut handle: impl FnMut(Envelope)) -> usize {
+    /// Declares that engine time `engine` and Unix time `unix_ns` are the
+    /// same instant (for `created_at`). Not needed when the runtime's clock
+    /// already counts Unix nanoseconds.
+    pub fn set_clock_anchor(&self, engine: Nanos, unix_ns: u64) {
+        self.shared
+            .anchor_engine_ns
+            .store(engine.0, Ordering::Release);
+        self.shared.anchor_unix_ns.store(unix_ns, Ordering::Release);
+    }
+
+    /// The duty cycle's command step: first releases what waits in the
+    /// backlog, then offers at most `limit` commands to `handle` in arrival
+    /// order (the runtime passes `engine.command_drain_limit`). `handle`
+    /// returns false when it could not take the command (the engine's
+    /// outbox is full): that command is offered first next time and the
+    /// drain stops. Returns the number taken.
+    pub fn drain(&mut self, limit: usize, mut handle: impl FnMut(&Command) -> bool) -> usize {
         self.flush();
         let mut n = 0;
         while n < limit {
-            let env = match self.stash.take() {
-                Some(e) => e,
+            let cmd = match self.stash.take() {
+                Some(c) => c,
                 None => match self.commands.try_recv() {
-                    Ok(e) => e,
+                    Ok(c) => c,
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         self.disconnected = true;
@@ -692,7 +643,10 @@ impl EngineEndpoint {
                     }
                 },
             };
-            handle(env);
+            if !handle(&cmd) {
+                self.stash = Some(cmd);
+                break;
+            }
             n += 1;
         }
         n
@@ -706,8 +660,8 @@ impl EngineEndpoint {
             return true;
         }
         match self.commands.recv_timeout(timeout) {
-            Ok(e) => {
-                self.stash = Some(e);
+            Ok(c) => {
+                self.stash = Some(c);
                 true
             }
             Err(channel::RecvTimeoutError::Timeout) => false,
@@ -729,18 +683,28 @@ impl EngineEndpoint {
         self.seq
     }
 
-    /// Publishes the reply to command `corr`.
-    pub fn reply(&mut self, corr: Correlation, reply: Reply) {
-        let seq = self.next_seq();
-        if self.backlog.len == 0 {
-            match self.outbound.try_send(Outbound::Reply { seq, corr, reply }) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-                Err(TrySendError::Full(_)) => {}
+    /// Takes the control plane's share of the engine's outbox: replies and
+    /// statuses. Returns false for every other action (journal records and
+    /// sends stay the runtime's).
+    pub fn route(&mut self, action: &Action) -> bool {
+        match action {
+            Action::Reply { correlation, reply } => {
+                self.reply(*correlation, *reply);
+                true
             }
+            Action::Status(s) => {
+                self.status(s);
+                true
+            }
+            Action::Journal(_) | Action::Send(_) => false,
         }
-        if !self.backlog.push(Pending::Reply(seq, corr, reply)) {
-            // Cannot happen: replies waiting ≤ commands in flight ≤ the
-            // command queue, which the backlog has room for.
+    }
+
+    /// Holds the reply to command `corr` until [`EngineEndpoint::flush`].
+    pub fn reply(&mut self, corr: Correlation, reply: Reply) {
+        if !self.held.push(Pending::Reply(0, corr, reply)) {
+            // Cannot happen: replies held ≤ commands in flight ≤ the
+            // command queue, which `held` has room for.
             self.shared.replies_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -760,8 +724,8 @@ impl EngineEndpoint {
         match self.dirty.upsert(seq, *status) {
             Some(false) => {}
             Some(true) => {
-                if !self.backlog.push(Pending::Status(status.id)) {
-                    self.dirty.remove(status.id);
+                if !self.backlog.push(Pending::Status(status.parent)) {
+                    self.dirty.remove(status.parent);
                     self.shared.status_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -771,12 +735,33 @@ impl EngineEndpoint {
         }
     }
 
-    /// Pushes backlogged messages until the outbound channel is full.
-    /// [`EngineEndpoint::drain`] calls it; call it too when a cycle emitted
-    /// replies or statuses after its drain.
+    /// Publishes every parent's status (after recovery, before
+    /// [`EngineEndpoint::set_ready`]). Cold path.
+    pub fn publish_all(&mut self, engine: &Engine) {
+        engine.for_each_status(|s| self.status(s));
+        self.flush();
+    }
+
+    /// Releases held replies behind the statuses already published, then
+    /// pushes the backlog until the outbound channel is full. Call it after
+    /// routing a cycle's outbox; [`EngineEndpoint::drain`] calls it first.
     pub fn flush(&mut self) {
+        while let Some(Pending::Reply(_, corr, reply)) = self.held.pop() {
+            let seq = self.next_seq();
+            let p = Pending::Reply(seq, corr, reply);
+            if self.backlog.len == 0 {
+                match self.outbound.try_send(Outbound::Reply { seq, corr, reply }) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => continue,
+                    Err(TrySendError::Full(_)) => {}
+                }
+            }
+            if !self.backlog.push(p) {
+                self.shared.replies_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         while let Some(p) = self.backlog.front() {
             let msg = match p {
+                Pending::Ready(r) => Outbound::Ready(r),
                 Pending::Reply(seq, corr, reply) => Outbound::Reply { seq, corr, reply },
                 Pending::Status(id) => match self.dirty.get(id) {
                     Some((seq, status)) => Outbound::Status { seq, status },
@@ -798,7 +783,7 @@ impl EngineEndpoint {
         }
     }
 
-    /// Messages waiting in the backlog.
+    /// Messages waiting in the backlog (held replies not counted).
     pub fn backlog_len(&self) -> usize {
         self.backlog.len
     }
@@ -807,32 +792,25 @@ impl EngineEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::TimeInForce;
+    use crate::types::{Price4, Qty, Side, Symbol};
 
     fn status(id: ParentId, filled: u32) -> ParentStatus {
-        ParentStatus {
-            id,
-            order: NewIceberg {
-                client_order_id: ClientOrderId::new("x").unwrap(),
-                symbol: Symbol::new("AAPL").unwrap(),
-                side: Side::Buy,
-                total: Qty(1000),
-                display: Qty(100),
-                price_limit: Price4(1_000_000),
-                variance_ppm: 0,
-                min_delay_ms: 0,
-                max_delay_ms: 0,
-                tif: TimeInForce::Day,
-                peg: false,
-                received_at_ms: 0,
-            },
-            state: ParentState::Working,
-            filled: Qty(filled),
-            live: Qty(0),
-            children: 0,
-            notional_filled: 0,
-            cancel_pending: false,
-            reason: None,
-        }
+        let params = IcebergParams {
+            symbol: Symbol::new("AAPL").unwrap(),
+            side: Side::Buy,
+            total: Qty(1000),
+            display: Qty(100),
+            variance_ppm: 0,
+            limit: Price4(1_000_000),
+            min_delay_ms: 0,
+            max_delay_ms: 0,
+            tif: TimeInForce::Day,
+            peg: false,
+        };
+        let mut s = accepted_status(id, ClientOrderId::new(b"x").unwrap(), &params, Nanos(5));
+        s.filled = Qty(filled);
+        s
     }
 
     fn small() -> Config {
@@ -840,16 +818,6 @@ mod tests {
         c.pools.command_queue = 2;
         c.pools.parents = 4;
         c
-    }
-
-    #[test]
-    fn client_order_id_rules() {
-        assert_eq!(ClientOrderId::new("abc-1").unwrap().as_str(), "abc-1");
-        assert!(ClientOrderId::new("").is_none());
-        assert!(ClientOrderId::new("a b").is_none());
-        assert!(ClientOrderId::new("é").is_none());
-        assert!(ClientOrderId::new(&"x".repeat(64)).is_some());
-        assert!(ClientOrderId::new(&"x".repeat(65)).is_none());
     }
 
     #[test]
@@ -864,8 +832,7 @@ mod tests {
             x ^= x << 17;
             let id = (x % 24) as ParentId;
             if x & 0x100 == 0 {
-                let r = t.upsert(step, status(id, 0));
-                match r {
+                match t.upsert(step, status(id, 0)) {
                     Some(_) => {
                         m.insert(id, step);
                     }
@@ -891,9 +858,9 @@ mod tests {
                 ep.status(&status(id, round));
             }
         }
-        ep.reply(9, Reply::Updated(status(2, 50)));
+        ep.reply(9, Reply::KillSwitch { on: true });
+        ep.flush();
         assert!(ep.backlog_len() > 0);
-        // Pump and flush alternately until everything has crossed.
         let mut guard = 0;
         while ep.backlog_len() > 0 {
             gw.pump();
@@ -905,25 +872,52 @@ mod tests {
         for id in 0..4 {
             assert_eq!(gw.get(id).unwrap().filled, Qty(50), "parent {id}");
         }
+        assert!(gw.kill_switch());
         assert_eq!(gw.stats().status_dropped(), 0);
+        assert_eq!(gw.stats().replies_dropped(), 0);
     }
 
     #[test]
-    fn an_older_reply_never_rolls_the_read_model_back() {
+    fn a_reply_crosses_after_the_statuses_of_its_cycle() {
         let (gw, mut ep) = channel(&small());
-        // Fill the outbound channel so that what follows goes to the backlog.
+        // The engine emits the reply before the status of the same input.
+        ep.reply(1, Reply::KillSwitch { on: true });
+        ep.status(&status(3, 2));
+        ep.flush();
+        let first = gw.0.outbound.try_recv().unwrap();
+        let second = gw.0.outbound.try_recv().unwrap();
+        assert!(
+            matches!(first, Outbound::Status { seq: 1, .. }),
+            "{first:?}"
+        );
+        assert!(
+            matches!(
+                second,
+                Outbound::Reply {
+                    seq: 2,
+                    corr: 1,
+                    ..
+                }
+            ),
+            "{second:?}"
+        );
+        // Also when the channel is full and both wait in the backlog.
         for id in 0..6 {
-            ep.status(&status(id % 4, 1));
+            ep.status(&status(id % 4, 10));
         }
-        ep.status(&status(1, 2));
-        ep.reply(5, Reply::Updated(status(1, 3)));
-        ep.status(&status(1, 4)); // coalesced into the earlier backlog entry
-        while ep.backlog_len() > 0 {
-            gw.pump();
-            ep.flush();
+        ep.reply(5, Reply::KillSwitch { on: false });
+        ep.status(&status(1, 11));
+        ep.flush();
+        let mut order = Vec::new();
+        while order.len() < 8 {
+            match gw.0.outbound.try_recv() {
+                Ok(Outbound::Status { status, .. }) => order.push(status.filled.0),
+                Ok(Outbound::Reply { corr, .. }) => order.push(1000 + corr as u32),
+                Ok(Outbound::Ready(_)) => unreachable!("no readiness change was made"),
+                Err(_) => ep.flush(),
+            }
         }
-        gw.pump();
-        assert_eq!(gw.get(1).unwrap().filled, Qty(4));
+        assert_eq!(order, vec![10, 10, 10, 10, 10, 10, 11, 1005]);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -932,45 +926,75 @@ mod tests {
         cfg.control.reply_timeout_ms = 20;
         let (gw, ep) = channel(&cfg);
         assert_eq!(
-            gw.request(Command::KillSwitch(true)).await,
+            gw.request(CommandKind::KillSwitch { on: true }).await,
             Err(GatewayError::NotReady)
         );
+        let mut ep = ep;
         ep.set_ready(true);
+        assert!(!gw.stats().ready(), "ready before the pump saw it");
+        gw.pump();
+        assert!(gw.stats().ready());
         // Nobody drains: the first two time out and stay in flight.
-        assert_eq!(
-            gw.request(Command::Cancel(1)).await,
-            Err(GatewayError::Timeout)
-        );
-        assert_eq!(
-            gw.request(Command::Cancel(2)).await,
-            Err(GatewayError::Timeout)
-        );
+        for parent in 1..=2 {
+            assert_eq!(
+                gw.request(CommandKind::Cancel { parent }).await,
+                Err(GatewayError::Timeout)
+            );
+        }
         assert_eq!(gw.inflight(), 2);
         assert_eq!(
-            gw.request(Command::Cancel(3)).await,
+            gw.request(CommandKind::Cancel { parent: 3 }).await,
             Err(GatewayError::Busy)
         );
         assert_eq!(gw.inflight(), 2);
     }
 
     #[test]
-    fn drain_respects_the_limit_and_order() {
+    fn drain_respects_the_limit_order_and_refusals() {
         let mut cfg = small();
         cfg.pools.command_queue = 8;
         let (gw, mut ep) = channel(&cfg);
-        for corr in 1..=5 {
+        for correlation in 1..=5 {
             gw.0.commands
-                .try_send(Envelope {
-                    corr,
-                    cmd: Command::Cancel(corr as u32),
+                .try_send(Command {
+                    correlation,
+                    kind: CommandKind::Cancel {
+                        parent: correlation as u32,
+                    },
                 })
                 .unwrap();
         }
         let mut seen = Vec::new();
-        assert_eq!(ep.drain(3, |e| seen.push(e.corr)), 3);
+        assert_eq!(
+            ep.drain(3, |c| {
+                seen.push(c.correlation);
+                true
+            }),
+            3
+        );
+        // The handler refuses the fourth: it is offered again first.
+        assert_eq!(ep.drain(10, |_| false), 0);
         assert!(ep.wait(Duration::from_millis(1)));
-        assert_eq!(ep.drain(10, |e| seen.push(e.corr)), 2);
+        assert_eq!(
+            ep.drain(10, |c| {
+                seen.push(c.correlation);
+                true
+            }),
+            2
+        );
         assert_eq!(seen, vec![1, 2, 3, 4, 5]);
         assert!(!ep.wait(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn clock_anchor_converts_engine_time() {
+        let (gw, ep) = channel(&small());
+        assert_eq!(
+            gw.stats().unix_ms(Nanos(1_700_000_000_123_000_000)),
+            1_700_000_000_123
+        );
+        ep.set_clock_anchor(Nanos(1_000_000_000), 1_700_000_000_000_000_000);
+        assert_eq!(gw.stats().unix_ms(Nanos(1_250_000_000)), 1_700_000_000_250);
+        assert_eq!(gw.stats().unix_ms(Nanos(0)), 1_699_999_999_000);
     }
 }

@@ -15,6 +15,7 @@
 //! Control side: [`Exporter`] renders [`HotCounters`] together with the
 //! control plane's own counters through `prometheus-client`.
 
+use crate::algo::RiskRefusal;
 use crossbeam::utils::CachePadded;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -173,53 +174,9 @@ impl FeedCounters {
     }
 }
 
-/// The pre-trade risk checks, as metric label values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RiskCheck {
-    /// Child above the largest child quantity.
-    MaxChildQty,
-    /// Parent notional above the limit.
-    MaxParentNotional,
-    /// Child price outside the collar around the reference price.
-    PriceCollar,
-    /// Too many live parents.
-    MaxLiveParents,
-    /// Position limit per symbol.
-    PositionLimit,
-    /// Child order rate.
-    ChildRate,
-    /// The kill switch is set.
-    KillSwitch,
-    /// A check not listed above.
-    Other,
-}
-
-impl RiskCheck {
-    /// Every check, in label order.
-    pub const ALL: [RiskCheck; 8] = [
-        RiskCheck::MaxChildQty,
-        RiskCheck::MaxParentNotional,
-        RiskCheck::PriceCollar,
-        RiskCheck::MaxLiveParents,
-        RiskCheck::PositionLimit,
-        RiskCheck::ChildRate,
-        RiskCheck::KillSwitch,
-        RiskCheck::Other,
-    ];
-
-    /// The label value.
-    pub const fn label(self) -> &'static str {
-        match self {
-            RiskCheck::MaxChildQty => "max_child_qty",
-            RiskCheck::MaxParentNotional => "max_parent_notional",
-            RiskCheck::PriceCollar => "price_collar",
-            RiskCheck::MaxLiveParents => "max_live_parents",
-            RiskCheck::PositionLimit => "position_limit",
-            RiskCheck::ChildRate => "child_rate",
-            RiskCheck::KillSwitch => "kill_switch",
-            RiskCheck::Other => "other",
-        }
-    }
+/// The label of a risk refusal (`max_parent_notional`, …).
+pub fn risk_label(r: RiskRefusal) -> String {
+    r.name().to_ascii_lowercase()
 }
 
 /// Distinct venue reject codes counted separately; later codes count as "other".
@@ -279,15 +236,21 @@ pub struct OrderCounters {
     pub fills: Counter,
     /// Venue rejects, by reason code.
     pub rejects: RejectCounters,
-    /// Risk refusals, indexed by [`RiskCheck`] order.
-    pub risk_refusals: [Counter; 8],
+    /// Risk refusals, indexed like [`RiskRefusal::ALL`].
+    pub risk_refusals: [Counter; RiskRefusal::ALL.len()],
 }
 
 impl OrderCounters {
     /// Counts one risk refusal.
     #[inline]
-    pub fn risk_refused(&self, check: RiskCheck) {
-        self.risk_refusals[check as usize].inc();
+    pub fn risk_refused(&self, r: RiskRefusal) {
+        // Codes run from 1 to ALL.len().
+        if let Some(c) = self
+            .risk_refusals
+            .get(usize::from(r.code()).wrapping_sub(1))
+        {
+            c.inc();
+        }
     }
 }
 
@@ -624,12 +587,10 @@ impl Collector for HotCollector {
             "floe_risk_refusals",
             "Orders refused by pre-trade risk, by check.",
             "check",
-            RiskCheck::ALL.iter().map(|k| {
-                (
-                    k.label().to_string(),
-                    h.orders.risk_refusals[*k as usize].get(),
-                )
-            }),
+            RiskRefusal::ALL
+                .iter()
+                .zip(h.orders.risk_refusals.iter())
+                .map(|(r, c)| (risk_label(*r), c.get())),
         )?;
         counter(
             &mut enc,
@@ -815,7 +776,8 @@ mod tests {
         hot.feed.mold_gaps.inc();
         hot.orders.sent.add(3);
         hot.orders.rejects.record(42);
-        hot.orders.risk_refused(RiskCheck::PriceCollar);
+        hot.orders.risk_refused(RiskRefusal::PriceCollar);
+        hot.orders.risk_refused(RiskRefusal::RateLimited);
         hot.journal.records.add(10);
         hot.journal.bytes.add(640);
         hot.journal.append_ns.record(150);
@@ -831,6 +793,8 @@ mod tests {
             "floe_orders_sent_total 3",
             "floe_rejects_total{reason=\"42\"} 1",
             "floe_risk_refusals_total{check=\"price_collar\"} 1",
+            "floe_risk_refusals_total{check=\"rate_limited\"} 1",
+            "floe_risk_refusals_total{check=\"kill_switch\"} 0",
             "floe_journal_records_total 10",
             "floe_journal_bytes_total 640",
             "floe_tick_to_trade_seconds_count 1",

@@ -117,6 +117,12 @@ pub fn spawn(
         gateway: gateway.clone(),
         auth,
         risk: config.risk.clone(),
+        symbols: config
+            .book
+            .only
+            .iter()
+            .filter_map(|s| crate::types::Symbol::new(s))
+            .collect(),
         body_limit: config.control.body_limit_bytes,
         metrics_auth: config.control.metrics_auth,
     });

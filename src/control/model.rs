@@ -7,11 +7,13 @@
 //! (`risk.tick_size` × $0.0001) is refused with a message naming the field.
 //! Unknown fields are refused; every refusal names the field it concerns.
 
+use crate::algo::iceberg::MAX_DELAY_MS;
+use crate::algo::{IcebergParams, RiskRefusal};
 use crate::config::RiskConfig;
-use crate::control::gateway::{
-    ClientOrderId, NewIceberg, ParentId, ParentState, ParentStatus, Refusal,
-};
-use crate::order::event::TimeInForce;
+use crate::control::gateway::ParentId;
+use crate::engine::{ClientOrderId, CommandError, ParentReason, ParentStatus};
+use crate::order::TimeInForce;
+use crate::time::Nanos;
 use crate::types::{Price4, Qty, Side, Symbol};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -253,9 +255,6 @@ pub struct KillSwitchBody {
     pub active: bool,
 }
 
-/// Longest delay accepted, ms (one day).
-pub const DELAY_MS_MAX: u64 = 86_400_000;
-
 /// Parses a JSON body into `T`, mapping serde's errors to 400s that name
 /// the field (`strategy_params.display_quantity: …`).
 pub fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
@@ -407,28 +406,34 @@ pub fn to_ppm(field: &str, s: &str) -> Result<u32, ApiError> {
 }
 
 fn to_delay(field: &str, v: u64) -> Result<u32, ApiError> {
-    if v > DELAY_MS_MAX {
+    if v > u64::from(MAX_DELAY_MS) {
         return Err(field_error(
             field,
-            format!("{v} exceeds {DELAY_MS_MAX} ms (one day)"),
+            format!("{v} exceeds {MAX_DELAY_MS} ms (one day)"),
         ));
     }
     Ok(v as u32)
 }
 
 impl CreateOrder {
-    /// Validates and converts to an engine command.
-    pub fn to_command(
+    /// Validates and converts to the engine's idempotency key and
+    /// parameters. `symbols`, when not empty, is the set of symbols traded
+    /// (`book.only`): any other symbol is a 422 `unknown_symbol`.
+    pub fn to_params(
         &self,
         risk: &RiskConfig,
-        received_at_ms: u64,
-    ) -> Result<NewIceberg, ApiError> {
-        let client_order_id = ClientOrderId::new(&self.client_order_id).ok_or_else(|| {
-            field_error(
-                "client_order_id",
-                "must be 1 to 64 printable ASCII characters without spaces",
-            )
-        })?;
+        symbols: &[Symbol],
+    ) -> Result<(ClientOrderId, IcebergParams), ApiError> {
+        let client_order_id =
+            ClientOrderId::new(self.client_order_id.as_bytes()).ok_or_else(|| {
+                field_error(
+                    "client_order_id",
+                    format!(
+                        "must be 1 to {} printable ASCII characters without spaces",
+                        ClientOrderId::MAX_LEN
+                    ),
+                )
+            })?;
         let symbol = Symbol::new(&self.symbol).ok_or_else(|| {
             field_error(
                 "symbol",
@@ -446,15 +451,12 @@ impl CreateOrder {
             risk.lot_size,
         )?;
         if display > total {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                format!(
-                    "strategy_params.display_quantity: {} is above total_quantity {}",
-                    display, total
-                ),
+            return Err(field_error(
+                "strategy_params.display_quantity",
+                format!("{display} is above total_quantity {total}"),
             ));
         }
-        let price_limit = to_price(
+        let limit = to_price(
             "strategy_params.price_limit",
             &p.price_limit.0,
             risk.tick_size,
@@ -463,21 +465,25 @@ impl CreateOrder {
         let min_delay_ms = to_delay("strategy_params.min_delay_ms", p.min_delay_ms)?;
         let max_delay_ms = to_delay("strategy_params.max_delay_ms", p.max_delay_ms)?;
         if min_delay_ms > max_delay_ms {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                format!(
-                    "strategy_params.min_delay_ms: {min_delay_ms} is above max_delay_ms {max_delay_ms}"
-                ),
+            return Err(field_error(
+                "strategy_params.min_delay_ms",
+                format!("{min_delay_ms} is above max_delay_ms {max_delay_ms}"),
             ));
         }
-        Ok(NewIceberg {
-            client_order_id,
+        if !symbols.is_empty() && !symbols.contains(&symbol) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_symbol",
+                format!("symbol: {} is not traded by this appliance", symbol),
+            ));
+        }
+        let params = IcebergParams {
             symbol,
             side: self.side.into(),
             total,
             display,
-            price_limit,
             variance_ppm,
+            limit,
             min_delay_ms,
             max_delay_ms,
             tif: match p.time_in_force {
@@ -485,21 +491,8 @@ impl CreateOrder {
                 Some(TifText::Ioc) => TimeInForce::Ioc,
             },
             peg: p.peg,
-            received_at_ms,
-        })
-    }
-}
-
-/// The status names of the API.
-pub fn state_name(s: &ParentStatus) -> &'static str {
-    match s.state {
-        ParentState::New => "NEW",
-        ParentState::Working if !s.filled.is_zero() => "PARTIALLY_FILLED",
-        ParentState::Working => "WORKING",
-        ParentState::Paused => "PAUSED",
-        ParentState::Filled => "FILLED",
-        ParentState::Cancelled => "CANCELLED",
-        ParentState::Rejected => "REJECTED",
+        };
+        Ok((client_order_id, params))
     }
 }
 
@@ -527,21 +520,30 @@ pub struct Created {
     pub parent_order_id: ParentId,
     /// The client's id.
     pub client_order_id: String,
-    /// Status at creation.
+    /// Status at creation (`NEW`).
     pub status: String,
-    /// When the control plane received the creating request (RFC 3339).
+    /// When the engine accepted it (RFC 3339).
     pub created_at: String,
 }
 
-impl Created {
-    /// From the status at creation.
-    pub fn from_status(s: &ParentStatus) -> Created {
-        Created {
-            parent_order_id: s.id,
-            client_order_id: s.order.client_order_id.as_str().to_string(),
-            status: state_name(s).to_string(),
-            created_at: rfc3339_ms(s.order.received_at_ms),
+/// A price as a decimal string with four places.
+fn price_text(p: Price4) -> String {
+    p.to_string()
+}
+
+/// What a [`ParentReason`] says, for people.
+pub fn reason_text(r: ParentReason) -> String {
+    match r {
+        ParentReason::Risk(r) => format!("risk: {}", r.name()),
+        ParentReason::VenueReject { code } => format!("venue rejected a child (code {code})"),
+        ParentReason::ReplaceRejected { code } => {
+            format!("venue rejected a replace (code {code})")
         }
+        ParentReason::CancelRejected => "venue refused a cancel".to_string(),
+        ParentReason::VenueCanceled { code } => {
+            format!("venue cancelled a child (reason {:?})", char::from(code))
+        }
+        ParentReason::Halted(h) => format!("halted: {h:?}"),
     }
 }
 
@@ -560,77 +562,71 @@ pub struct OrderView {
     pub strategy_type: StrategyType,
     /// Status name (see [`STATUS_NAMES`]).
     pub status: String,
-    /// Total shares.
+    /// Effective total shares.
     pub total_quantity: String,
+    /// Total as last requested (differs from the effective total while a
+    /// cut below filled + live waits for the live child's cancel).
+    pub requested_quantity: String,
     /// Shares filled.
     pub filled_quantity: String,
-    /// Shares neither filled nor live.
-    pub remaining_quantity: String,
     /// Shares live at the venue.
     pub live_quantity: String,
+    /// `total − filled`.
+    pub leaves_quantity: String,
+    /// `total − filled − live`: not released yet.
+    pub remaining_quantity: String,
     /// Display per slice.
     pub display_quantity: String,
     /// Limit, 4 decimals.
     pub price_limit: String,
-    /// Variance fraction.
-    pub variance_percent: String,
-    /// Shortest refresh delay.
-    pub min_delay_ms: u32,
-    /// Longest refresh delay.
-    pub max_delay_ms: u32,
     /// Pegged to the best bid/ask.
     pub peg: bool,
-    /// `DAY` / `IOC`.
-    pub time_in_force: TifText,
-    /// Children sent.
+    /// Children released.
     pub children_sent: u32,
-    /// Average fill price (4 decimals), when something filled.
+    /// Average fill price (4 decimals), once something filled.
     pub avg_price: Option<String>,
     /// A cancel is on its way to the venue.
     pub cancel_pending: bool,
-    /// Why it was rejected or stopped.
+    /// The risk check the next child waits for, if any.
+    pub waiting_for: Option<String>,
+    /// The last reject, refusal or venue cancel.
     pub reason: Option<String>,
-    /// When it was created (RFC 3339).
+    /// When the engine accepted it (RFC 3339).
     pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
 }
 
 impl OrderView {
-    /// From a status.
-    pub fn from_status(s: &ParentStatus) -> OrderView {
-        let o = &s.order;
-        let remaining = o.total.saturating_sub(s.filled).saturating_sub(s.live);
+    /// From a status; `unix_ms` converts engine time.
+    pub fn from_status(s: &ParentStatus, unix_ms: impl Fn(Nanos) -> u64) -> OrderView {
         let avg_price = (!s.filled.is_zero()).then(|| {
-            let units = s.notional_filled / u64::from(s.filled.0);
-            Decimal::new(units as i64, 4).round_dp(4).to_string()
+            let units = s.notional / u64::from(s.filled.0);
+            Decimal::new(units as i64, 4).to_string()
         });
         OrderView {
-            parent_order_id: s.id,
-            client_order_id: o.client_order_id.as_str().to_string(),
-            symbol: o.symbol.as_str().to_string(),
-            side: o.side.into(),
+            parent_order_id: s.parent,
+            client_order_id: s.client_order_id.as_str().to_string(),
+            symbol: s.symbol.as_str().to_string(),
+            side: s.side.into(),
             strategy_type: StrategyType::Iceberg,
-            status: state_name(s).to_string(),
-            total_quantity: o.total.to_string(),
+            status: s.status.name().to_string(),
+            total_quantity: s.total.to_string(),
+            requested_quantity: s.requested_total.to_string(),
             filled_quantity: s.filled.to_string(),
-            remaining_quantity: remaining.to_string(),
             live_quantity: s.live.to_string(),
-            display_quantity: o.display.to_string(),
-            price_limit: o.price_limit.to_string(),
-            variance_percent: Decimal::new(i64::from(o.variance_ppm), 6)
-                .normalize()
-                .to_string(),
-            min_delay_ms: o.min_delay_ms,
-            max_delay_ms: o.max_delay_ms,
-            peg: o.peg,
-            time_in_force: match o.tif {
-                TimeInForce::Day => TifText::Day,
-                TimeInForce::Ioc => TifText::Ioc,
-            },
+            leaves_quantity: s.leaves.to_string(),
+            remaining_quantity: s.remaining.to_string(),
+            display_quantity: s.display.to_string(),
+            price_limit: price_text(s.limit),
+            peg: s.peg,
             children_sent: s.children,
             avg_price,
             cancel_pending: s.cancel_pending,
-            reason: s.reason.map(str::to_string),
-            created_at: rfc3339_ms(o.received_at_ms),
+            waiting_for: s.waiting.map(|r| r.name().to_string()),
+            reason: s.last_reason.map(reason_text),
+            created_at: rfc3339_ms(unix_ms(s.created_at)),
+            updated_at: rfc3339_ms(unix_ms(s.updated_at)),
         }
     }
 }
@@ -647,16 +643,42 @@ pub struct OrderList {
 pub struct KillSwitchView {
     /// Set.
     pub active: bool,
-    /// Parents cancelled by this request (absent on GET).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub cancelled: Option<u32>,
 }
 
 /// Maps an engine refusal to its HTTP error.
-pub fn refusal_error(r: Refusal, id: Option<ParentId>) -> ApiError {
-    use crate::control::metrics::RiskCheck;
-    match r {
-        Refusal::UnknownParent => ApiError::new(
+pub fn refusal_error(e: CommandError, id: Option<ParentId>) -> ApiError {
+    use crate::algo::ParamError;
+    match e {
+        CommandError::Invalid(p) => {
+            let (code, field) = match p {
+                ParamError::ZeroTotal => ("invalid_field", "total_quantity"),
+                ParamError::ZeroDisplay => ("invalid_field", "strategy_params.display_quantity"),
+                ParamError::VarianceOutOfRange => {
+                    ("invalid_field", "strategy_params.variance_percent")
+                }
+                ParamError::DelayRange => ("invalid_field", "strategy_params.min_delay_ms"),
+                ParamError::LimitOutOfRange => ("invalid_field", "price_limit"),
+                ParamError::NotLotMultiple => ("not_a_lot_multiple", "total_quantity"),
+                ParamError::NotTickMultiple => ("not_a_tick_multiple", "price_limit"),
+            };
+            ApiError::bad_request(code, format!("{field}: {p}"))
+        }
+        CommandError::Risk(RiskRefusal::KillSwitch) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "kill_switch_active",
+            "the kill switch is set: new orders are refused until it is reset",
+        ),
+        CommandError::Risk(r) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "risk_refused",
+            format!("refused by the pre-trade risk check {}", r.name()),
+        ),
+        CommandError::Conflict => ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_conflict",
+            "client_order_id was already used with different parameters",
+        ),
+        CommandError::UnknownParent => ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             match id {
@@ -664,42 +686,28 @@ pub fn refusal_error(r: Refusal, id: Option<ParentId>) -> ApiError {
                 None => "no such algo order".to_string(),
             },
         ),
-        Refusal::IdempotencyConflict { existing } => ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_conflict",
-            format!(
-                "client_order_id was already used for algo order {existing} with different parameters"
-            ),
-        ),
-        Refusal::InvalidState(s) => ApiError::new(
+        CommandError::InvalidState(s) => ApiError::new(
             StatusCode::CONFLICT,
             "invalid_state",
-            format!("not allowed while the order is {s:?}").to_uppercase(),
+            format!(
+                "not allowed while the order is {}",
+                format!("{s:?}").to_uppercase()
+            ),
         ),
-        Refusal::BelowFilled => ApiError::new(
+        CommandError::CancelPending => ApiError::new(
+            StatusCode::CONFLICT,
+            "cancel_pending",
+            "a cancel is already on its way for this order",
+        ),
+        CommandError::AmendBelowFilled => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "below_filled",
             "total_quantity: below the quantity already filled",
         ),
-        Refusal::UnknownSymbol => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_symbol",
-            "symbol: not traded by this appliance",
-        ),
-        Refusal::Risk(RiskCheck::KillSwitch) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "kill_switch_active",
-            "the kill switch is set: new orders are refused until it is reset",
-        ),
-        Refusal::Risk(check) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "risk_refused",
-            format!("refused by the pre-trade risk check {}", check.label()),
-        ),
-        Refusal::Capacity => ApiError::new(
+        CommandError::Capacity(c) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "capacity_exhausted",
-            "the engine has no room for another algo order",
+            format!("the engine has no room: {c:?}"),
         ),
     }
 }
