@@ -6,7 +6,7 @@
 //! | POST | `/v1/algo-orders` | 201 [`Created`]; 200 + `Idempotent-Replayed: true` for a repeat |
 //! | GET | `/v1/algo-orders/{id}` | 200 [`OrderView`] |
 //! | GET | `/v1/algo-orders?status=S` | 200 [`OrderList`] (filter optional) |
-//! | DELETE | `/v1/algo-orders/{id}` | 200 [`OrderView`] (cancel) |
+//! | DELETE | `/v1/algo-orders/{id}` | 200 [`OrderView`]: CANCELLED at once when nothing is live, else `cancel_pending: true` until the venue confirms |
 //! | POST | `/v1/algo-orders/{id}/pause`, `/resume` | 200 [`OrderView`] |
 //! | PATCH | `/v1/algo-orders/{id}` | 200 [`OrderView`]; body `total_quantity` and/or `price_limit` |
 //! | GET | `/v1/kill-switch` | 200 [`KillSwitchView`] |
@@ -17,7 +17,20 @@
 //!
 //! Reads are answered from the gateway's read model; writes go to the
 //! engine, which decides (risk, idempotency, state) and whose refusal
-//! leaves its state unchanged. Every error is `{"error":{"code","message"}}`.
+//! leaves its state unchanged. Every error is `{"error":{"code","message"}}`:
+//!
+//! | status | codes |
+//! |---|---|
+//! | 400 | `malformed_json`, `invalid_type`, `invalid_value`, `unknown_field`, `missing_field`, `duplicate_field`, `invalid_field`, `not_a_lot_multiple`, `not_a_tick_multiple`, `invalid_id`, `invalid_status`, `invalid_query`, `bad_body` |
+//! | 401 | `missing_auth`, `unknown_key`, `bad_timestamp`, `stale_timestamp`, `future_timestamp`, `bad_signature`, `replayed_signature` |
+//! | 403 | `read_only_key` |
+//! | 404 | `not_found` (unknown id or route) |
+//! | 405 | `method_not_allowed` |
+//! | 409 | `idempotency_conflict`, `invalid_state`, `cancel_pending` |
+//! | 413 | `body_too_large` |
+//! | 422 | `unknown_symbol` (not in `book.only`), `kill_switch_active`, `risk_refused`, `below_filled` |
+//! | 429 | `rate_limited` (with `Retry-After` in seconds) |
+//! | 503 | `engine_not_ready`, `engine_busy`, `engine_timeout`, `engine_stopped`, `capacity_exhausted` |
 
 use crate::config::RiskConfig;
 use crate::control::auth::{unix_ms_now, AuthError, Authenticator, Credentials};

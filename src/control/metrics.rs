@@ -631,6 +631,12 @@ impl Collector for HotCollector {
                 "Status updates lost because the gateway backlog was full.",
                 g.status_dropped(),
             )?;
+            counter(
+                &mut enc,
+                "floe_gateway_replies_dropped",
+                "Replies lost because the gateway backlog was full.",
+                g.replies_dropped(),
+            )?;
         }
         Ok(())
     }
