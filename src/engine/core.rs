@@ -86,6 +86,11 @@ pub const ID_LIMIT: u32 = 62 * 62 * 62 * 62;
 /// Free outbox slots an input needs for its own record and reply.
 pub const INPUT_RESERVE: usize = 3;
 
+/// Most PRNG words one child decision draws (a slice and a delay, each at
+/// most two words with `rand`'s uniform integer sampler); records claiming
+/// more are refused, so a corrupt journal cannot stall recovery.
+pub const MAX_DRAWS_PER_CHILD: u64 = 16;
+
 /// Free slots one parent decision needs (journal + send).
 const DRIVE_RESERVE: usize = 2;
 
@@ -1781,8 +1786,8 @@ impl Engine {
                 if ci.side != p.ice.params.side || ci.symbol != p.ice.params.symbol {
                     return Err(ApplyError::Inconsistent("child side or symbol"));
                 }
-                if p.rng.draws() > rng_draws {
-                    return Err(ApplyError::Inconsistent("generator behind"));
+                if p.rng.draws() > rng_draws || rng_draws - p.rng.draws() > MAX_DRAWS_PER_CHILD {
+                    return Err(ApplyError::Inconsistent("generator position"));
                 }
                 if ci.order_ref.0 < self.next_ref || ci.order_ref.0 == u32::MAX {
                     return Err(ApplyError::Inconsistent("order ref reused"));
@@ -1959,6 +1964,7 @@ impl Engine {
                 let Some(p) = self.parents.get_mut(h) else {
                     return Some(h);
                 };
+                let si = p.sym as usize;
                 let applied = p.ice.fill(qty.min(c.open), price);
                 if qty > applied {
                     self.counters.overfills += 1;
@@ -1970,10 +1976,7 @@ impl Engine {
                     c.open = Qty(c.open.0 - applied.0);
                     c.executed = Qty(c.executed.0 + applied.0);
                 });
-                if let Some(s) = self
-                    .symbols
-                    .get_mut(c.symbol_slot(self.parents.get(h)) as usize)
-                {
+                if let Some(s) = self.symbols.get_mut(si) {
                     s.exposure.add_fill(c.side, applied);
                     s.exposure.remove_live(c.side, applied);
                 }
@@ -2085,11 +2088,5 @@ impl Engine {
             let t = (p.release_at > at).then_some(p.release_at);
             self.set_timer(h, t);
         }
-    }
-}
-
-impl Child {
-    fn symbol_slot(&self, parent: Option<&Parent>) -> u16 {
-        parent.map_or(u16::MAX, |p| p.sym)
     }
 }

@@ -22,7 +22,10 @@ pub mod record;
 pub mod snapshot;
 pub mod timer;
 
-pub use self::core::{ApplyError, Counters, Engine, EngineOptions, LiveCounters, ID_LIMIT};
+pub use self::core::{
+    ApplyError, Counters, Engine, EngineOptions, LiveCounters, ID_LIMIT, INPUT_RESERVE,
+    MAX_DRAWS_PER_CHILD,
+};
 pub use command::{
     Capacity, ClientOrderId, Command, CommandError, CommandKind, HaltReason, ParentReason,
     ParentStatus, Reply,

@@ -18,7 +18,7 @@ use crate::algo::schedule::SliceRng;
 use crate::config::Config;
 use crate::engine::command::{ClientOrderId, HaltReason, ParentReason};
 use crate::engine::core::{
-    Child, CoidEntry, Counters, Engine, EngineOptions, Parent, PendingReplace,
+    Child, CoidEntry, Counters, Engine, EngineOptions, Parent, PendingReplace, MAX_DRAWS_PER_CHILD,
 };
 use crate::engine::record::{RecordError, R, W};
 use crate::order::{ChildTag, OrderRef};
@@ -362,6 +362,9 @@ impl Engine {
             };
             let k = r.u8()?;
             let last_reason = reason_from(k, r.u16()?)?;
+            if draws > (u64::from(children) + 1) * MAX_DRAWS_PER_CHILD {
+                return Err(SnapshotError::Inconsistent("generator position"));
+            }
             let ice = Iceberg::from_parts(params, state, filled, live, notional, cancel_requested)
                 .ok_or(SnapshotError::Inconsistent("parent quantities"))?;
             let si = e
