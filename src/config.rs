@@ -443,8 +443,8 @@ impl Default for JournalConfig {
     }
 }
 
-/// One API key.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+/// One API key. Its `Debug` never shows the secret.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     /// Key id (sent as `X-Floe-Key`).
@@ -466,6 +466,19 @@ pub struct ApiKey {
     pub burst: u32,
 }
 
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("secret_file", &self.secret_file)
+            .field("read_only", &self.read_only)
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("burst", &self.burst)
+            .finish()
+    }
+}
+
 fn default_rate() -> u32 {
     100
 }
@@ -484,6 +497,10 @@ pub struct ControlConfig {
     pub body_limit_bytes: usize,
     /// Signature window, ms.
     pub auth_window_ms: u64,
+    /// How long a request waits for the engine's reply before a 503.
+    pub reply_timeout_ms: u64,
+    /// `/metrics` needs a signed request too (default: open, like `/healthz`).
+    pub metrics_auth: bool,
     /// API keys.
     pub keys: Vec<ApiKey>,
 }
@@ -494,6 +511,8 @@ impl Default for ControlConfig {
             listen: "127.0.0.1:8080".into(),
             body_limit_bytes: 16 * 1024,
             auth_window_ms: 5_000,
+            reply_timeout_ms: 2_000,
+            metrics_auth: false,
             keys: Vec::new(),
         }
     }
@@ -618,7 +637,29 @@ impl Config {
             .listen
             .parse::<std::net::SocketAddr>()
             .map_err(|_| invalid("control.listen", "expected ip:port"))?;
+        if self.control.body_limit_bytes == 0 {
+            return Err(invalid("control.body_limit_bytes", "must be at least 1"));
+        }
+        if self.control.auth_window_ms == 0 || self.control.reply_timeout_ms == 0 {
+            return Err(invalid(
+                "control.auth_window_ms",
+                "auth_window_ms and reply_timeout_ms must be at least 1",
+            ));
+        }
+        let mut ids = std::collections::HashSet::new();
         for k in &self.control.keys {
+            if k.id.is_empty() || !k.id.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(invalid(
+                    "control.keys",
+                    "key ids are non-empty printable ASCII without spaces",
+                ));
+            }
+            if !ids.insert(k.id.as_str()) {
+                return Err(invalid(
+                    "control.keys",
+                    format!("key {} is listed twice", k.id),
+                ));
+            }
             if k.secret.is_none() == k.secret_file.is_none() {
                 return Err(invalid(
                     "control.keys",
