@@ -9,6 +9,7 @@
 //! type) are checked.
 #![forbid(unsafe_code)]
 
+pub(crate) mod field;
 pub mod itch;
 pub mod moldudp64;
 pub mod ouch42;

@@ -1,1 +1,0 @@
-//! NASDAQ TotalView-ITCH 5.0 (being written).
