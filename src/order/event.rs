@@ -322,6 +322,29 @@ pub enum DialectError {
         /// Field name.
         field: &'static str,
     },
+    /// A length field or an alpha field of the message is malformed (e.g. an
+    /// OUCH 5.0 appendage element running past its appendage).
+    #[error("malformed {field}")]
+    Malformed {
+        /// Field name.
+        field: &'static str,
+    },
+}
+
+impl From<crate::wire::Error> for DialectError {
+    fn from(e: crate::wire::Error) -> DialectError {
+        use crate::wire::Error as W;
+        match e {
+            W::Truncated { len, need } => DialectError::Truncated { len, need },
+            W::UnknownType(t) => DialectError::UnknownType(t),
+            W::BadValue { field, value } => DialectError::BadValue { field, value },
+            W::BufferTooSmall { need } => DialectError::BufferTooSmall { need },
+            W::OutOfRange(field) => DialectError::OutOfRange { field },
+            W::BadLength(field) | W::BadAscii(field) | W::BadChecksum(field) => {
+                DialectError::Malformed { field }
+            }
+        }
+    }
 }
 
 /// One OUCH dialect: encodes [`OrderRequest`]s and decodes venue messages into

@@ -12,6 +12,7 @@
 pub(crate) mod field;
 pub mod itch;
 pub mod moldudp64;
+mod ouch;
 pub mod ouch42;
 pub mod ouch50;
 pub mod soupbintcp;
