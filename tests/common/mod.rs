@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod itch_gen;
+pub mod pcap;
+pub mod tshark;
