@@ -47,6 +47,13 @@
 //! entered. A floe-minted token or ClOrdID also gives the matching engine the
 //! order's [`ChildTag`].
 //!
+//! Order types: OUCH 4.2 time in force `0` and OUCH 5.0 `3` are
+//! immediate-or-cancel; every other value is a day order (no expiry is
+//! timed). Display, capacity, intermarket sweep, cross type and minimum
+//! quantity are echoed as entered; OUCH 5.0 appendage options are accepted
+//! and not echoed. None of them changes matching: every session order is a
+//! displayed limit order.
+//!
 //! Bad input never crashes the venue: a Sequenced Data payload that is not a
 //! valid inbound message of the port's dialect (unknown type, truncated, bad
 //! side, a price beyond 32 bits) is counted in
@@ -82,6 +89,10 @@ pub const MAX_CLIENT_PACKET: usize = 4096;
 /// less than this many unwritten bytes (replay of a long day goes out in
 /// steps as the socket drains).
 pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+
+/// A connection the server asked to close once written is closed anyway
+/// after this long (a client that stopped reading).
+pub const CLOSE_FLUSH_LIMIT_NS: u64 = 5_000_000_000;
 
 /// One order port as the server runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,6 +316,8 @@ struct Conn {
     last_tx_ns: u64,
     malformed: u64,
     close: Option<CloseKind>,
+    /// When `close` was decided.
+    close_ns: u64,
 }
 
 impl Conn {
@@ -396,24 +409,19 @@ impl OrderServer {
     /// The server of `ports`; registers one matching-engine session per
     /// account (`None` if the engine has no room for them or a name is not a
     /// valid audit name). Audit session names are the usernames, or
-    /// `username@port` for a username configured on several ports.
+    /// `username@port` for a username already listed on an earlier port.
     pub fn new(ports: Vec<PortSpec>, engine: &mut MatchingEngine) -> Option<OrderServer> {
-        let mut count: HashMap<String, usize> = HashMap::new();
-        for p in &ports {
-            for (u, _) in &p.users {
-                *count.entry(u.to_ascii_uppercase()).or_default() += 1;
-            }
-        }
+        let mut seen = std::collections::HashSet::new();
         let mut accounts = Vec::new();
         let mut port_accounts = Vec::new();
         let mut by_audit_name = HashMap::new();
         for p in &ports {
             let mut mine = Vec::new();
             for (u, pw) in &p.users {
-                let name = if count.get(&u.to_ascii_uppercase()).copied().unwrap_or(0) > 1 {
-                    format!("{u}@{}", p.label)
-                } else {
+                let name = if seen.insert(u.to_ascii_uppercase()) {
                     u.clone()
+                } else {
+                    format!("{u}@{}", p.label)
                 };
                 let audit_name = SessionName::new(&name)?;
                 let session = engine.add_session(SessionConfig {
@@ -515,6 +523,7 @@ impl OrderServer {
             last_tx_ns: now,
             malformed: 0,
             close: None,
+            close_ns: 0,
         };
         match self.free.pop() {
             Some(i) => {
@@ -672,6 +681,7 @@ impl OrderServer {
             c.queue(now, &ServerPacket::LoginRejected { reason });
             c.phase = Phase::Closed;
             c.close = Some(CloseKind::AfterFlush);
+            c.close_ns = now;
         }
         tracing::info!(conn = id.0, reason = %(reason.0 as char), "login rejected");
     }
@@ -763,6 +773,7 @@ impl OrderServer {
             return;
         }
         c.close = Some(kind);
+        c.close_ns = now;
         let phase = std::mem::replace(&mut c.phase, Phase::Closed);
         match cause {
             Cause::Timeout => self.stats.timeouts += 1,
@@ -1473,6 +1484,12 @@ impl OrderServer {
             let Some(c) = self.conns[i].as_mut() else {
                 continue;
             };
+            if c.close == Some(CloseKind::AfterFlush)
+                && now.saturating_sub(c.close_ns) >= CLOSE_FLUSH_LIMIT_NS
+            {
+                // A client that does not read its last bytes is cut off.
+                c.close = Some(CloseKind::Now);
+            }
             if c.close.is_some() {
                 continue;
             }
@@ -1569,9 +1586,13 @@ impl OrderServer {
                     c.queue(now, &ServerPacket::EndOfSession);
                     c.phase = Phase::Closed;
                     c.close = Some(CloseKind::AfterFlush);
+                    c.close_ns = now;
                     self.accounts[account].conn = None;
                 }
-                Phase::AwaitLogin | Phase::Closed => c.close = Some(CloseKind::Now),
+                Phase::AwaitLogin | Phase::Closed => {
+                    c.close = Some(CloseKind::Now);
+                    c.close_ns = now;
+                }
             }
         }
     }

@@ -140,7 +140,7 @@ impl Venue {
         let mut engine = MatchingEngine::new(&cfg.matching());
         let orders = OrderServer::new(ports, &mut engine).ok_or(ConfigError::Invalid {
             key: "order_ports.users",
-            reason: "too many accounts, or a username@port name longer than 16".into(),
+            reason: "too many accounts".into(),
         })?;
         Ok(Venue {
             engine,

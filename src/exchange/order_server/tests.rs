@@ -459,3 +459,39 @@ proptest! {
         prop_assert_eq!(evs.len(), 1);
     }
 }
+
+#[test]
+fn a_username_on_two_ports_is_two_accounts_with_distinct_audit_names() {
+    let mut engine = MatchingEngine::new(&MatchingConfig {
+        symbols: vec![aapl()],
+        ..Default::default()
+    });
+    let mut second = spec(Dialect::Ouch42, false);
+    second.label = 15001;
+    let server = OrderServer::new(vec![spec(Dialect::Ouch50, true), second], &mut engine).unwrap();
+    let names: Vec<&str> = (0..4)
+        .map(|i| engine.session_config(SessionId(i)).unwrap().name.as_str())
+        .collect();
+    assert_eq!(names, ["FLOE01", "OTHER", "FLOE01@15001", "OTHER@15001"]);
+    assert_eq!(server.session_of(1, "floe01"), Some(SessionId(2)));
+    assert_eq!(
+        engine.session_config(SessionId(2)).unwrap().dialect,
+        Dialect::Ouch42
+    );
+}
+
+#[test]
+fn a_client_that_stops_reading_after_logout_is_cut_off() {
+    let mut h = Harness::new(Dialect::Ouch50, false);
+    // Login Accepted and the start-of-day event are never read.
+    let (id, mut c) = h.login(0, "FLOE01", "floe", 1);
+    let mut out = [0u8; 8];
+    let n = c.logout(Nanos(MS), &mut out).unwrap();
+    h.bytes(id, MS, &out[..n]);
+    assert_eq!(h.server.close_kind(id), Some(CloseKind::AfterFlush));
+    assert!(!h.server.pending(id).is_empty());
+    h.pump(MS + CLOSE_FLUSH_LIMIT_NS - 1);
+    assert_eq!(h.server.close_kind(id), Some(CloseKind::AfterFlush));
+    h.pump(MS + CLOSE_FLUSH_LIMIT_NS);
+    assert_eq!(h.server.close_kind(id), Some(CloseKind::Now));
+}
