@@ -153,8 +153,13 @@ impl RequestServer {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // ICMP errors from earlier answers surface here; they
-                    // concern one requester, not the server.
+                    // concern one requester, not the server. Counted
+                    // against the bound, so a persistent error cannot spin.
                     tracing::debug!(error = %e, "re-request socket error");
+                    n += 1;
+                    if n >= 1024 {
+                        return true;
+                    }
                     continue;
                 }
             };

@@ -351,7 +351,6 @@ enum Cause {
     Broken,
     Violation,
     Replaced,
-    Rejected,
 }
 
 /// What the matching engine and the other outputs of a step go to.
@@ -799,7 +798,7 @@ impl OrderServer {
             }
             self.route(&mut outs, ctx.market, ctx.audit);
             self.outputs = outs;
-        } else if cause != Cause::PeerClosed && cause != Cause::Rejected {
+        } else if cause != Cause::PeerClosed {
             tracing::info!(conn = id.0, cause = ?cause, "connection closed before login");
         }
     }
