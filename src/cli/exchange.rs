@@ -1,20 +1,108 @@
-//! `floe exchange`: the simulated venue.
+//! `floe exchange`: the simulated venue on kernel sockets.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use floe::exchange::server::{ServerStats, ShutdownHandle, VenueServer};
+use floe::exchange::VenueConfig;
+
 /// Arguments of `floe exchange`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Venue configuration (TOML).
+    /// Venue configuration (TOML; see venue.example.toml).
     #[arg(long)]
     pub config: PathBuf,
-    /// Write one JSON line per order decision to this file.
+    /// Append one JSON line per order decision to this file.
     #[arg(long)]
     pub audit: Option<PathBuf>,
+    /// Seed of the synthetic order flow (overrides `flow.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print the effective configuration (defaults filled in) and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 /// Runs the venue until SIGINT/SIGTERM.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    super::not_built("exchange")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut cfg = VenueConfig::load(&args.config)?;
+    if let Some(seed) = args.seed {
+        cfg.flow.seed = seed;
+    }
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let server = VenueServer::bind(&cfg, args.audit.as_deref())?;
+    on_signals(server.shutdown_handle())?;
+    // The start-up line, on stdout, once every socket is bound and the
+    // signal handlers are in place.
+    println!("{}", server.addresses());
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let stats = server.run()?;
+    report(&stats);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT and SIGTERM stop the venue; the handlers are installed before
+/// this returns.
+fn on_signals(handle: ShutdownHandle) -> anyhow::Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    std::thread::Builder::new()
+        .name("floe-signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let streams = signal(SignalKind::interrupt())
+                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+                let (mut int, mut term) = match streams {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                let which = tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+                tracing::info!(signal = which, "stopping");
+                handle.shutdown();
+            });
+        })?;
+    ready_rx.recv()??;
+    Ok(())
+}
+
+fn report(s: &ServerStats) {
+    let o = &s.venue.orders;
+    tracing::info!(
+        connections = o.connections,
+        logins = o.logins,
+        login_rejects = o.login_rejects,
+        orders_in = o.messages_in,
+        malformed = o.malformed,
+        unsupported = o.unsupported,
+        sequenced = o.sequenced,
+        matches = s.venue.matching.matches,
+        shares_matched = s.venue.matching.shares_matched,
+        feed_packets = s.venue.publisher.data_packets,
+        feed_datagrams = s.feed.datagrams,
+        feed_send_errors = s.feed.send_errors,
+        retransmissions = s.venue.publisher.retransmissions,
+        audit_lines = s.audit_lines,
+        "venue stopped"
+    );
 }

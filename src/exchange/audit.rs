@@ -197,12 +197,16 @@ impl AuditEvent {
 
     fn with_line<R>(&self, f: impl FnOnce(&Line<'_>) -> R) -> R {
         let id = self.id();
+        self.with_line_id(id.as_str(), f)
+    }
+
+    fn with_line_id<R>(&self, id: &str, f: impl FnOnce(&Line<'_>) -> R) -> R {
         let mut price = [0u8; 16];
         let line = Line {
             ts_ns: self.ts_ns,
             event: self.kind.as_str(),
             session: self.session.as_str(),
-            id: id.as_str(),
+            id,
             symbol: self.symbol.as_str(),
             side: match self.side {
                 Side::Buy => "B",
@@ -226,6 +230,20 @@ impl AuditEvent {
     /// Writes the audit line and a newline to `w`.
     pub fn write_json_line<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
         self.with_line(|l| serde_json::to_writer(&mut w, l))?;
+        w.write_all(b"\n")
+    }
+}
+
+impl AuditEvent {
+    /// Writes the audit line with `id` in place of [`Self::id`], and a
+    /// newline, to `w`: for a venue that maps the identifiers its clients
+    /// chose (any OUCH 4.2 token) to order numbers of its own.
+    pub fn write_json_line_with_id<W: std::io::Write>(
+        &self,
+        id: &str,
+        mut w: W,
+    ) -> std::io::Result<()> {
+        self.with_line_id(id, |l| serde_json::to_writer(&mut w, l))?;
         w.write_all(b"\n")
     }
 }
@@ -299,6 +317,21 @@ mod tests {
                 .to_json_line()
                 .as_bytes()
         );
+    }
+
+    #[test]
+    fn an_id_given_by_the_venue_replaces_the_minted_one() {
+        let e = ev(AuditKind::Refused, Dialect::Ouch42);
+        let mut buf = Vec::new();
+        e.write_json_line_with_id("MY \"TOKEN\"", &mut buf).unwrap();
+        let line = std::str::from_utf8(&buf).unwrap();
+        assert!(line.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["id"], "MY \"TOKEN\"");
+        let mut minted = Vec::new();
+        e.write_json_line_with_id(e.id().as_str(), &mut minted)
+            .unwrap();
+        assert_eq!(&minted[..minted.len() - 1], e.to_json_line().as_bytes());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The simulated venue: matching, ITCH publisher, OUCH server, synthetic flow.
 //!
-//! Everything here is sans-IO: the socket servers of `floe exchange` and the
-//! deterministic simulations of the engine drive the same pieces with their
-//! own clock (venue time: nanoseconds since midnight).
+//! Everything here but the socket layer ([`server::VenueServer`],
+//! [`md_server`]) is sans-IO: `floe exchange` and the deterministic
+//! simulations of the engine drive the same pieces with their own clock
+//! (venue time: nanoseconds since midnight).
 //!
 //! - [`matching`]: price-time priority matching per symbol; takes
 //!   dialect-neutral [`OrderRequest`](crate::order::OrderRequest)s from
@@ -14,6 +15,11 @@
 //! - [`publisher`]: market events as ITCH 5.0 in MoldUDP64 packets, with
 //!   heartbeats, end of session and a re-request server over its history.
 //! - [`audit`]: the audit record and its JSON line.
+//! - [`order_server`]: the SoupBinTCP server (logins, heartbeats, sequenced
+//!   replay, OUCH 4.2 / 5.0 in and out), sans-IO.
+//! - [`server`]: [`Venue`], all of the above wired together, and
+//!   [`VenueServer`], `floe exchange` on kernel sockets ([`md_server`] holds
+//!   its UDP sockets, [`config`] its TOML configuration).
 //!
 //! A simulation steps time to the next deadline and routes the outputs:
 //!
@@ -83,14 +89,21 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod config;
 pub mod flow;
 pub mod matching;
+pub mod md_server;
+pub mod order_server;
 pub mod publisher;
+pub mod server;
 
 pub use audit::{AuditEvent, AuditKind, SessionName};
+pub use config::VenueConfig;
 pub use flow::{Flow, FlowConfig, FlowStats, FlowSymbol};
 pub use matching::{
     FlowHandle, FlowOrder, LiveOrder, MarketEvent, MatchingConfig, MatchingEngine, MatchingStats,
     Refusal, RestingOrder, SessionConfig, SessionId, VenueOutput,
 };
+pub use order_server::{OrderServer, PortSpec};
 pub use publisher::{Publisher, PublisherConfig, PublisherStats};
+pub use server::{ServerAddresses, ShutdownHandle, Venue, VenueServer};
