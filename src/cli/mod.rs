@@ -19,6 +19,8 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr must not panic a running venue or appliance.
+        .log_internal_errors(false)
         .try_init();
 }
 
