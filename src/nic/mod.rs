@@ -5,8 +5,33 @@
 //! lets the caller write outgoing frames straight into a transmit slot.
 //! Wrappers (pcap recorder, fault injector) stack on any backend.
 //!
-//! Guarantees: `rx_burst` and `tx_frame` never allocate after construction and
-//! never block; a full transmit ring is [`NicError::TxFull`], not a wait.
+//! Guarantees: `rx_burst`, `tx_frame` and `tx_flush` never allocate after
+//! construction and never block; a full transmit ring is
+//! [`NicError::TxFull`], not a wait. Every backend is `Send` so that it can be
+//! built on one thread and moved to the pinned hot thread, and the trait is
+//! object-safe: backends and wrappers stack behind `Box<dyn Nic>`.
+//!
+//! | backend | module | needs |
+//! |---|---|---|
+//! | in-process pair | [`memory`] | nothing |
+//! | AF_PACKET TPACKET rings | [`af_packet`] | CAP_NET_RAW |
+//! | DPDK ethdev | `dpdk` (cargo feature `dpdk`) | libdpdk, a port or vdev |
+//! | pcap recorder (wrapper) | [`pcap`] | a writable file |
+//! | fault injector (wrapper) | [`fault`] | nothing |
+//!
+//! [`open`] builds the backend a [`NicConfig`](crate::config::NicConfig) names; [`veth`] creates the
+//! network-namespace test hosts the kernel-backed tests run on.
+
+pub mod af_packet;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
+pub mod fault;
+pub mod memory;
+pub mod pcap;
+pub mod veth;
+
+mod open;
+pub use open::{group_mac, open, open_from_config, OpenOptions};
 
 /// Frames larger than this are neither sent nor received (standard MTU 1500 +
 /// Ethernet header + one VLAN tag, rounded up).
@@ -31,6 +56,10 @@ pub enum NicError {
     /// The peer of an in-memory pair is gone.
     #[error("link down")]
     LinkDown,
+    /// The backend could not be set up (bad configuration, missing
+    /// interface, missing privilege, DPDK refused): cold path only.
+    #[error("{0}")]
+    Setup(String),
     /// An operating-system call failed (errno).
     #[error("{call} failed: {}", std::io::Error::from_raw_os_error(*errno))]
     Os {
@@ -59,7 +88,7 @@ pub struct NicStats {
 }
 
 /// A network interface that moves raw Ethernet frames.
-pub trait Nic {
+pub trait Nic: Send {
     /// Hands up to `budget` received frames to `on_frame(frame, rx_ts)` and
     /// returns how many it handed. `now` is the duty cycle's time; a backend
     /// with a better per-frame timestamp uses that instead. The frame slice is
@@ -88,6 +117,50 @@ pub trait Nic {
 
     /// Counters so far.
     fn stats(&self) -> NicStats;
+
+    /// A short name of the backend stack for logs (`"af_packet-v2"`,
+    /// `"pcap"`, ...).
+    fn name(&self) -> &'static str {
+        "nic"
+    }
+}
+
+impl<N: Nic + ?Sized> Nic for Box<N> {
+    fn rx_burst(
+        &mut self,
+        now: Nanos,
+        budget: usize,
+        on_frame: &mut dyn FnMut(&[u8], Nanos),
+    ) -> usize {
+        (**self).rx_burst(now, budget, on_frame)
+    }
+    fn tx_frame(
+        &mut self,
+        max_len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<(), NicError> {
+        (**self).tx_frame(max_len, fill)
+    }
+    fn tx_flush(&mut self) -> Result<(), NicError> {
+        (**self).tx_flush()
+    }
+    fn mac(&self) -> [u8; 6] {
+        (**self).mac()
+    }
+    fn stats(&self) -> NicStats {
+        (**self).stats()
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}
+
+/// Builds a `NicError::Os` from the calling thread's `errno`.
+pub(crate) fn os_error(call: &'static str) -> NicError {
+    NicError::Os {
+        call,
+        errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+    }
 }
 
 /// Copies `frame` into a transmit slot of `nic`: convenience for cold paths
