@@ -283,6 +283,10 @@ impl Default for NetConfig {
 pub struct FeedConfig {
     /// `ip:port` destinations that carry MoldUDP64 (multicast groups or floe's unicast address).
     pub groups: Vec<String>,
+    /// First MoldUDP64 sequence number wanted: 0 = from the first packet
+    /// seen (joining a live feed), 1 = the whole session (what was missed
+    /// before joining is re-requested).
+    pub start_sequence: u64,
     /// MoldUDP64 re-request server `ip:port`.
     pub request_server: Option<String>,
     /// Local UDP port for re-requests.
@@ -301,6 +305,7 @@ impl Default for FeedConfig {
     fn default() -> Self {
         FeedConfig {
             groups: vec!["239.198.18.1:26400".into()],
+            start_sequence: 0,
             request_server: Some("198.18.0.1:26401".into()),
             request_port: 26402,
             max_outstanding_requests: 4,

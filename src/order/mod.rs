@@ -6,6 +6,7 @@ pub mod event;
 pub mod id;
 pub mod ouch42;
 pub mod ouch50;
+pub mod session;
 
 pub use event::{
     CancelReason, ChildTag, DialectError, OrderEvent, OrderRef, OrderRequest, OuchDialect,

@@ -62,8 +62,10 @@ pub const LOGIN_REJECTED_PACKET_LEN: u16 = 2;
 
 const SESSION_LEN: usize = 10;
 const SEQUENCE_LEN: usize = 20;
-const USERNAME_LEN: usize = 6;
-const PASSWORD_LEN: usize = 10;
+/// Bytes of the Login Request username field.
+pub const USERNAME_LEN: usize = 6;
+/// Bytes of the Login Request password field.
+pub const PASSWORD_LEN: usize = 10;
 
 /// A SoupBinTCP session name: up to 10 printable ASCII characters.
 ///
