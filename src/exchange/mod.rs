@@ -20,6 +20,8 @@
 //! - [`server`]: [`Venue`], all of the above wired together, and
 //!   [`VenueServer`], `floe exchange` on kernel sockets ([`md_server`] holds
 //!   its UDP sockets, [`config`] its TOML configuration).
+//! - [`sim_host`]: [`VenueHost`](sim_host::VenueHost), the same venue as a
+//!   host with its own smoltcp stack on a NIC (`floe demo`, memory pairs).
 //!
 //! A simulation steps time to the next deadline and routes the outputs:
 //!
@@ -96,6 +98,7 @@ pub mod md_server;
 pub mod order_server;
 pub mod publisher;
 pub mod server;
+pub mod sim_host;
 
 pub use audit::{AuditEvent, AuditKind, SessionName};
 pub use config::VenueConfig;
