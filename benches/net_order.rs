@@ -13,8 +13,9 @@
 //! - `smoltcp_with_udp`: as `smoltcp`, with the re-request UDP socket on the
 //!   same interface (what sharing the interface costs the order socket).
 //!
-//! Only the send is timed (`iter_custom`); the peer's receive and ACK and
-//! floe's processing of the ACK run between sends, untimed.
+//! Only the send is timed (`iter_custom`, one clock read pair per send;
+//! `timer_overhead` measures that pair, to subtract); the peer's receive and
+//! ACK and floe's processing of the ACK run between sends, untimed.
 //!
 //! `cargo bench --bench net_order`; instruction counts: run the binary under
 //! `valgrind --tool=callgrind --toggle-collect='*measured_*'` with
@@ -409,6 +410,19 @@ fn main() {
         bn.iter(|| {
             n += 1;
             measured_encode_only(black_box(&mut buf), &d, n)
+        })
+    });
+    // The per-send clock reads of the `iter_custom` benches below, to
+    // subtract: two `Instant::now` around nothing.
+    g.bench_function("timer_overhead", |bn| {
+        bn.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let t0 = StdInstant::now();
+                black_box(0u32);
+                spent += t0.elapsed();
+            }
+            spent
         })
     });
     g.bench_function("template", |bn| {
