@@ -64,7 +64,8 @@
 //! fresh [`Engine`] built from the configuration (`--config`, else the
 //! defaults: pass the appliance's file when its pools are larger), whose
 //! invariants are checked at each snapshot and at the end, and whose state
-//! at each snapshot's sequence must serialise to that snapshot's bytes.
+//! at each snapshot's sequence must equal that snapshot's (every parent's
+//! status, next order ref, next soup sequence, kill switch, counters).
 //! When the journal's first segments were pruned, replay starts from the
 //! oldest snapshot that covers them, and the model knows only what it
 //! holds (parents, their totals and fills, the next order ref).
@@ -458,7 +459,7 @@ fn json_line(kind: &str, fields: &Fields) -> String {
     s
 }
 
-fn text_fields(s: &mut String, fields: &Fields) {
+fn text_fields(s: &mut String, fields: &[(&'static str, V)]) {
     for (k, v) in fields {
         let _ = match v {
             V::U(n) => write!(s, " {k}={n}"),
@@ -533,8 +534,8 @@ fn inspect(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         if json {
             out.line(&json_line("segment", &fields))?;
         } else {
-            let mut l = String::from("segment");
-            text_fields(&mut l, &fields);
+            let mut l = format!("segment {}", s.number);
+            text_fields(&mut l, &fields[1..]);
             out.line(&l)?;
         }
     }
@@ -871,6 +872,50 @@ impl Model {
     }
 }
 
+/// What differs between two engines' journaled state, compared through
+/// their public read model (independent of pool sizes and rate limits).
+fn differs(a: &Engine, b: &Engine) -> Option<String> {
+    if a.next_order_ref() != b.next_order_ref() {
+        return Some(format!(
+            "next order ref {} vs {}",
+            a.next_order_ref().0,
+            b.next_order_ref().0
+        ));
+    }
+    if a.next_expected_soup_seq() != b.next_expected_soup_seq() {
+        return Some(format!(
+            "next soup sequence {} vs {}",
+            a.next_expected_soup_seq(),
+            b.next_expected_soup_seq()
+        ));
+    }
+    if a.kill_switch() != b.kill_switch() {
+        return Some("kill switch".into());
+    }
+    if a.counters() != b.counters() {
+        return Some(format!("counters {:?} vs {:?}", a.counters(), b.counters()));
+    }
+    let mut sa = Vec::new();
+    a.for_each_status(|s| sa.push(*s));
+    let mut sb = Vec::new();
+    b.for_each_status(|s| sb.push(*s));
+    if sa.len() != sb.len() {
+        return Some(format!("{} parents vs {}", sa.len(), sb.len()));
+    }
+    sa.iter().zip(&sb).find(|(x, y)| x != y).map(|(x, y)| {
+        format!(
+            "parent {}: replay has {} filled {} of {}, snapshot has {} filled {} of {}",
+            x.parent,
+            x.status.name(),
+            x.filled.0,
+            x.total.0,
+            y.status.name(),
+            y.filled.0,
+            y.total.0
+        )
+    })
+}
+
 struct Checker<'c> {
     cfg: &'c Config,
     eng: Engine,
@@ -927,14 +972,16 @@ impl<'c> Checker<'c> {
                     Ok(Ok(snap)) => snap,
                     _ => continue,
                 };
-                let mut mine = Vec::new();
-                self.eng.snapshot(&mut mine);
-                if mine != snap.bytes {
+                let theirs = Engine::restore(self.cfg, &snap.bytes).map_err(|e| {
+                    v(format!(
+                        "snapshot {} does not restore: {e} (capacities come from the configuration: pass the appliance's with --config)",
+                        path.display()
+                    ))
+                })?;
+                if let Some(what) = differs(&self.eng, &theirs) {
                     return Err(v(format!(
-                        "snapshot {} does not match the state replayed from the journal ({} bytes, replay gives {})",
-                        path.display(),
-                        snap.bytes.len(),
-                        mine.len()
+                        "snapshot {} does not match the state replayed from the journal: {what}",
+                        path.display()
                     )));
                 }
             }
