@@ -268,7 +268,10 @@ mod tests {
             .unwrap()
             .as_nanos() as u64;
         let diff = w.now().0.abs_diff(unix);
-        assert!(diff < 1_000_000_000, "wall clock within 1 s of the system clock: {diff} ns");
+        assert!(
+            diff < 1_000_000_000,
+            "wall clock within 1 s of the system clock: {diff} ns"
+        );
     }
 
     #[test]

@@ -19,10 +19,12 @@
 
 pub mod command;
 pub mod core;
+pub mod idle;
 pub mod index;
 pub mod outbox;
 pub mod record;
 pub mod recorder;
+pub mod runtime;
 pub mod snapshot;
 pub mod timer;
 

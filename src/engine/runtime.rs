@@ -347,7 +347,7 @@ impl Runtime {
                 self.idle.idle(Duration::from_nanos(until.0));
             }
             n = n.wrapping_add(1);
-            if n % HOUSEKEEPING_EVERY == 0 {
+            if n.is_multiple_of(HOUSEKEEPING_EVERY) {
                 self.maybe_snapshot();
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -373,9 +373,11 @@ impl Runtime {
     /// `journal.snapshot_every` records).
     pub fn maybe_snapshot(&mut self) {
         match self.recorder.maybe_snapshot(&self.engine) {
-            Ok(true) => self.stats.snapshots += 1,
-            Ok(false) => {}
-            Err(e) => tracing::error!("snapshot failed (the journal still holds every record): {e}"),
+            Ok(Some(_)) => self.stats.snapshots += 1,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("snapshot failed (the journal still holds every record): {e}")
+            }
         }
     }
 
@@ -392,7 +394,8 @@ impl Runtime {
         let until = now + Nanos::from(grace);
         while self.clock.now() < until && self.net.is_connected() {
             let now = self.clock.now();
-            self.net.poll_rx(now, &mut *self.nic, self.rx_burst, |_, _, _| {});
+            self.net
+                .poll_rx(now, &mut *self.nic, self.rx_burst, |_, _, _| {});
             self.net.recv_with(|d| d.len());
             self.net.poll(now, &mut *self.nic);
             std::thread::yield_now();
@@ -429,7 +432,9 @@ impl Runtime {
                 return;
             };
             session.on_packet(payload, &mut |_seq, msg| {
-                on_market_message(books, engine, outbox, counters, trigger, stats, now, msg, rx_ts)
+                on_market_message(
+                    books, engine, outbox, counters, trigger, stats, now, msg, rx_ts,
+                )
             });
         });
         if frames > 0 {
@@ -504,7 +509,11 @@ impl Runtime {
                             next_expected = self.soup.next_expected(),
                             "order connection up: logging in"
                         );
-                        if self.net.send(now, &mut *self.nic, &self.scratch[..n]).is_err() {
+                        if self
+                            .net
+                            .send(now, &mut *self.nic, &self.scratch[..n])
+                            .is_err()
+                        {
                             self.net.disconnect(now);
                         }
                     }
@@ -525,7 +534,9 @@ impl Runtime {
             self.net.disconnect(now);
             work += 1;
         } else if p.written > 0 {
-            let _ = self.net.send(now, &mut *self.nic, &self.scratch[..p.written]);
+            let _ = self
+                .net
+                .send(now, &mut *self.nic, &self.scratch[..p.written]);
             work += 1;
         }
         work
@@ -556,7 +567,9 @@ impl Runtime {
             let rx_ts = now;
             if let Some(s) = sessions.get_mut(idx) {
                 s.on_packet(payload, &mut |_seq, msg| {
-                    on_market_message(books, engine, outbox, counters, trigger, stats, now, msg, rx_ts)
+                    on_market_message(
+                        books, engine, outbox, counters, trigger, stats, now, msg, rx_ts,
+                    )
                 });
             }
         });
@@ -566,7 +579,9 @@ impl Runtime {
                 continue;
             }
             while let Some(n) = s.poll_request(now, &mut req, &mut |_seq, msg| {
-                on_market_message(books, engine, outbox, counters, trigger, stats, now, msg, now)
+                on_market_message(
+                    books, engine, outbox, counters, trigger, stats, now, msg, now,
+                )
             }) {
                 counters.feed.mold_rerequests.inc();
                 if net.udp_send(&req[..n]).is_ok() {
@@ -635,10 +650,10 @@ impl Runtime {
                         continue;
                     }
                     match recorder.record(&rec) {
-                        Ok(bytes) => {
+                        Ok(_seq) => {
                             stats.journal_records += 1;
                             counters.journal.records.inc();
-                            counters.journal.bytes.add(bytes as u64);
+                            counters.journal.bytes.add(rec.encoded_len() as u64);
                         }
                         Err(_) => {
                             // Without the record nothing after it may leave.
