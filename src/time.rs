@@ -195,6 +195,44 @@ impl Clock for TscClock {
     }
 }
 
+/// Unix time in nanoseconds: the wall clock read once at start-up, advanced
+/// by the calibrated TSC. The engine's time line, so that timer deadlines
+/// journaled before a restart keep their meaning after it and `created_at`
+/// is a real instant.
+#[derive(Clone, Copy, Debug)]
+pub struct WallClock {
+    tsc: TscClock,
+    unix_base_ns: u64,
+}
+
+impl WallClock {
+    /// Calibrates the TSC (see [`TscClock::calibrate`]) and anchors it to the
+    /// system clock.
+    pub fn calibrate(window: Duration) -> WallClock {
+        let tsc = TscClock::calibrate(window);
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| Nanos::from(d).0)
+            .unwrap_or(0);
+        WallClock {
+            unix_base_ns: unix.saturating_sub(tsc.now().0),
+            tsc,
+        }
+    }
+
+    /// The TSC underneath.
+    pub fn tsc(&self) -> &TscClock {
+        &self.tsc
+    }
+}
+
+impl Clock for WallClock {
+    #[inline]
+    fn now(&self) -> Nanos {
+        Nanos(self.unix_base_ns + self.tsc.now().0)
+    }
+}
+
 #[inline]
 fn read_tsc() -> u64 {
     #[cfg(target_arch = "x86_64")]
@@ -220,6 +258,20 @@ mod tests {
         assert_eq!(c.now(), Nanos(10));
         c.advance(Nanos::from_us(1));
         assert_eq!(c.now(), Nanos(1_010));
+    }
+
+    #[test]
+    fn wall_clock_reads_unix_time() {
+        let w = WallClock::calibrate(Duration::from_millis(5));
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let diff = w.now().0.abs_diff(unix);
+        assert!(
+            diff < 1_000_000_000,
+            "wall clock within 1 s of the system clock: {diff} ns"
+        );
     }
 
     #[test]

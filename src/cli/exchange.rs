@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use floe::exchange::server::{ServerStats, ShutdownHandle, VenueServer};
+use floe::exchange::server::{ServerStats, VenueServer};
 use floe::exchange::VenueConfig;
 
 /// Arguments of `floe exchange`.
@@ -34,7 +34,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let server = VenueServer::bind(&cfg, args.audit.as_deref())?;
-    on_signals(server.shutdown_handle())?;
+    let handle = server.shutdown_handle();
+    super::on_signals(move || handle.shutdown())?;
     // The start-up line, on stdout, once every socket is bound and the
     // signal handlers are in place.
     println!("{}", server.addresses());
@@ -43,47 +44,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stats = server.run()?;
     report(&stats);
     Ok(ExitCode::SUCCESS)
-}
-
-/// SIGINT and SIGTERM stop the venue; the handlers are installed before
-/// this returns.
-fn on_signals(handle: ShutdownHandle) -> anyhow::Result<()> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-    std::thread::Builder::new()
-        .name("floe-signals".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                let streams = signal(SignalKind::interrupt())
-                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
-                let (mut int, mut term) = match streams {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                let which = tokio::select! {
-                    _ = int.recv() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
-                };
-                tracing::info!(signal = which, "stopping");
-                handle.shutdown();
-            });
-        })?;
-    ready_rx.recv()??;
-    Ok(())
 }
 
 fn report(s: &ServerStats) {

@@ -30,3 +30,44 @@ pub fn not_built(what: &str) -> anyhow::Result<ExitCode> {
     eprintln!("floe: `{what}` is not built yet in this version of floe");
     Ok(ExitCode::from(3))
 }
+
+/// Calls `stop` on the first SIGINT or SIGTERM (from a small thread of its
+/// own); the handlers are installed before this returns.
+pub fn on_signals(stop: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    std::thread::Builder::new()
+        .name("floe-signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let streams = signal(SignalKind::interrupt())
+                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+                let (mut int, mut term) = match streams {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                let which = tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+                tracing::info!(signal = which, "stopping");
+                stop();
+            });
+        })?;
+    ready_rx.recv()??;
+    Ok(())
+}

@@ -8,17 +8,23 @@
 //! - [`command`]: commands, replies and the parent read model;
 //! - [`outbox`]: the fixed-capacity output buffer and its [`Action`]s;
 //! - [`snapshot`]: snapshot and restore;
-//! - [`index`], [`timer`]: the fixed-capacity map and timer heap.
+//! - [`index`], [`timer`]: the fixed-capacity map and timer heap;
+//! - [`recorder`]: the runtime's glue to the journal — records in, recovery
+//!   out, the snapshot policy (the one module here that does I/O).
 //!
 //! Nothing here allocates after start-up (snapshots excepted), reads a
-//! clock, or panics on any input.
+//! clock (the recorder's start-up and snapshot timings excepted), or panics
+//! on any input.
 #![forbid(unsafe_code)]
 
 pub mod command;
 pub mod core;
+pub mod idle;
 pub mod index;
 pub mod outbox;
 pub mod record;
+pub mod recorder;
+pub mod runtime;
 pub mod snapshot;
 pub mod timer;
 
@@ -32,4 +38,5 @@ pub use command::{
 };
 pub use outbox::{Action, Outbox, OutboxFull};
 pub use record::{ChildIntent, Control, IntentKind, Record, RecordError};
+pub use recorder::{Recorder, RecorderError, RecoveryReport, SnapshotStats};
 pub use snapshot::SnapshotError;

@@ -43,6 +43,21 @@ pub mod rec_type {
     pub const PARENT_WAIT: u16 = 0x0106;
     /// [`super::Record::ParentHalt`].
     pub const PARENT_HALT: u16 = 0x0107;
+
+    /// The stable snake_case name of a type code (`child_intent`, …), for
+    /// tools and error messages; `None` for a code of no record type.
+    pub const fn name(code: u16) -> Option<&'static str> {
+        Some(match code {
+            PARENT_ACCEPTED => "parent_accepted",
+            PARENT_CONTROL => "parent_control",
+            KILL_SWITCH => "kill_switch",
+            CHILD_INTENT => "child_intent",
+            VENUE_EVENT => "venue_event",
+            PARENT_WAIT => "parent_wait",
+            PARENT_HALT => "parent_halt",
+            _ => return None,
+        })
+    }
 }
 
 /// A client's control of a parent.
@@ -420,6 +435,11 @@ impl Record {
         }
     }
 
+    /// The stable snake_case name of the record's type ([`rec_type::name`]).
+    pub fn type_name(&self) -> &'static str {
+        rec_type::name(self.record_type()).unwrap_or("unknown")
+    }
+
     /// The engine time of the record.
     pub fn at(&self) -> Nanos {
         match *self {
@@ -430,6 +450,64 @@ impl Record {
             | Record::ParentWait { at, .. }
             | Record::ParentHalt { at, .. } => at,
             Record::ChildIntent(ci) => ci.at,
+        }
+    }
+
+    /// The length of the encoded payload: what [`Record::encode`] returns,
+    /// computed without encoding (every type and variant has one size), so
+    /// a caller can reserve exactly that many bytes and encode in place.
+    pub fn encoded_len(&self) -> usize {
+        // Version byte and `at`.
+        const HEAD: usize = 1 + 8;
+        const TAG: usize = 4 + 4;
+        const OPT_TAG: usize = 1 + TAG;
+        const SYMBOL: usize = 8;
+        // Symbol, side, total, display, variance, limit, min and max delay,
+        // tif, peg.
+        const PARAMS: usize = SYMBOL + 1 + 6 * 4 + 1 + 1;
+        HEAD + match *self {
+            Record::ParentAccepted { .. } => 4 + 1 + ClientOrderId::MAX_LEN + PARAMS + 8,
+            Record::ParentControl { control, .. } => {
+                4 + 1
+                    + match control {
+                        Control::Amend { .. } => (1 + 4) * 2,
+                        Control::Pause | Control::Resume | Control::Cancel => 0,
+                    }
+            }
+            Record::KillSwitch { .. } => 1,
+            Record::ChildIntent(ci) => {
+                TAG + 4
+                    + 1
+                    + SYMBOL
+                    + 4
+                    + 4
+                    + match ci.kind {
+                        IntentKind::Enter { .. } => 1 + 1 + 8 + 8,
+                        IntentKind::Replace { .. } => 1 + 4,
+                        IntentKind::Cancel => 1,
+                    }
+            }
+            Record::VenueEvent { event, .. } => {
+                // Soup sequence, event kind, venue timestamp.
+                8 + 1
+                    + 8
+                    + match event {
+                        OrderEvent::SystemEvent { .. } => 1,
+                        OrderEvent::Accepted { .. } => 4 + OPT_TAG + 1 + 4 + SYMBOL + 4 + 8 + 1,
+                        OrderEvent::Replaced { .. } => 4 + 4 + OPT_TAG + 1 + 4 + SYMBOL + 4 + 8 + 1,
+                        OrderEvent::Canceled { .. } => 4 + 4 + 1,
+                        OrderEvent::Executed { .. } => 4 + 4 + 4 + 1 + 8,
+                        OrderEvent::Rejected { .. } => 4 + OPT_TAG + 2,
+                        OrderEvent::CancelPending { .. } | OrderEvent::CancelReject { .. } => 4,
+                        OrderEvent::BrokenTrade { .. } => 4 + 8 + 1,
+                        OrderEvent::PriorityUpdate { .. } => 4 + 4 + 8,
+                        OrderEvent::Modified { .. } => 4 + 1 + 4,
+                        OrderEvent::Restated { .. } => 4 + 1,
+                        OrderEvent::AccountQueryResponse { .. } => 4,
+                    }
+            }
+            Record::ParentWait { .. } => 4 + 2 + 1 + 8,
+            Record::ParentHalt { .. } => 4 + 2,
         }
     }
 
@@ -1156,6 +1234,7 @@ mod tests {
             let mut buf = [0u8; MAX_RECORD_LEN];
             let n = rec.encode(&mut buf).unwrap();
             prop_assert!(n <= MAX_RECORD_LEN);
+            prop_assert_eq!(rec.encoded_len(), n);
             prop_assert_eq!(Record::decode(rec.record_type(), &buf[..n]), Ok(rec));
             // Every strict prefix is refused, never misread.
             for cut in 0..n {

@@ -576,7 +576,17 @@ impl JournalReader {
         })?;
         let mut files = Vec::with_capacity(segs.len());
         for (number, path) in segs {
-            let (map, len) = map_read_only(&path)?;
+            let (map, len) = match map_read_only(&path) {
+                Ok(m) => m,
+                // Pruned since the listing by the writer's snapshot policy:
+                // a snapshot covers it.
+                Err(JournalError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            };
             files.push(MappedFile {
                 number,
                 path,

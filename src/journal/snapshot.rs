@@ -177,7 +177,16 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<SnapshotInfo>, JournalError> {
         };
         let path = entry.path();
         let file_len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        let defect = load_snapshot(&path)?.err();
+        let defect = match load_snapshot(&path) {
+            Ok(r) => r.err(),
+            // Deleted since the listing (a writer keeping the newest two).
+            Err(JournalError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
         out.push(SnapshotInfo {
             seq,
             path,

@@ -171,6 +171,8 @@ pub struct NetStack {
     neighbors: Box<[(Ipv4Addr, EthernetAddress)]>,
     neighbors_due: Nanos,
     igmp_until: Nanos,
+    /// Receive timestamp of the latest frame handed to the interface.
+    last_stack_rx: Nanos,
     reconnect: Nanos,
     reconnect_at: Nanos,
     auto_connect: bool,
@@ -343,6 +345,7 @@ impl NetStack {
             neighbors: neighbors.into_boxed_slice(),
             neighbors_due: now,
             igmp_until: Nanos::ZERO,
+            last_stack_rx: Nanos::ZERO,
             reconnect: Nanos::from_ms(cfg.order.reconnect_ms),
             reconnect_at: now,
             auto_connect: true,
@@ -401,6 +404,7 @@ impl NetStack {
             ring,
             counters,
             igmp_until,
+            last_stack_rx,
             ..
         } = self;
         let mut saw_arp = false;
@@ -414,6 +418,7 @@ impl NetStack {
                 }
                 Class::Stack => {
                     counters.stack_frames += 1;
+                    *last_stack_rx = ts;
                     match (frame.get(12..14), frame.get(23)) {
                         (Some([0x08, 0x06]), _) => saw_arp = true,
                         // IPv4 protocol 2: IGMP (a query starts report timers).
@@ -647,6 +652,13 @@ impl NetStack {
             _ => {}
         }
         at.since(now)
+    }
+
+    /// Receive timestamp of the latest frame that went to the interface (the
+    /// TCP segment that carried the venue report being handled, when the
+    /// runtime asks right after [`NetStack::poll_rx`]).
+    pub fn last_stack_rx(&self) -> Nanos {
+        self.last_stack_rx
     }
 
     /// The order connection's state.

@@ -241,6 +241,24 @@ impl SoupClient {
         data: &[u8],
         on_event: &mut F,
     ) -> Result<(), Error> {
+        self.on_bytes_until(now, data, &mut |e| {
+            on_event(e);
+            true
+        })
+        .map(|_| ())
+    }
+
+    /// Like [`SoupClient::on_bytes`], with back-pressure: `on_event` returns
+    /// false to stop after that event (its consumer is full). Returns how
+    /// many bytes of `data` were consumed; the caller keeps the rest and
+    /// offers it again later (a partial packet at the end counts as
+    /// consumed: the session holds it).
+    pub fn on_bytes_until<F: FnMut(SoupEvent<'_>) -> bool>(
+        &mut self,
+        now: Nanos,
+        data: &[u8],
+        on_event: &mut F,
+    ) -> Result<usize, Error> {
         if !data.is_empty() {
             self.last_rx = now;
         }
@@ -248,14 +266,14 @@ impl SoupClient {
         loop {
             let frame = match self.framer.next_packet(data, &mut pos) {
                 Ok(Some(f)) => f,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok(pos),
                 Err(e) => return Err(e),
             };
             let Ok(packet) = ServerPacket::parse(frame) else {
                 self.counters.malformed += 1;
                 continue;
             };
-            match packet {
+            let more = match packet {
                 ServerPacket::LoginAccepted { session, sequence } => {
                     self.counters.logins += 1;
                     if sequence > self.next_expected {
@@ -267,12 +285,12 @@ impl SoupClient {
                     on_event(SoupEvent::LoggedIn {
                         session,
                         sequence: self.next_expected,
-                    });
+                    })
                 }
                 ServerPacket::LoginRejected { reason } => {
                     self.counters.rejects += 1;
                     self.state = SoupState::Rejected(reason);
-                    on_event(SoupEvent::Rejected(reason));
+                    on_event(SoupEvent::Rejected(reason))
                 }
                 ServerPacket::SequencedData(msg) => {
                     if self.state != SoupState::LoggedIn && self.state != SoupState::LoggingOut {
@@ -282,18 +300,24 @@ impl SoupClient {
                     let seq = self.next_expected;
                     self.next_expected += 1;
                     self.counters.sequenced += 1;
-                    on_event(SoupEvent::Sequenced { seq, msg });
+                    on_event(SoupEvent::Sequenced { seq, msg })
                 }
                 ServerPacket::UnsequencedData(msg) => on_event(SoupEvent::Unsequenced(msg)),
                 ServerPacket::Debug(text) => on_event(SoupEvent::Debug(text)),
-                ServerPacket::Heartbeat => self.counters.heartbeats_rx += 1,
+                ServerPacket::Heartbeat => {
+                    self.counters.heartbeats_rx += 1;
+                    true
+                }
                 ServerPacket::EndOfSession => {
                     // The next login starts the next session from its first message.
                     self.session = Session::BLANK;
                     self.next_expected = 1;
                     self.state = SoupState::Disconnected;
-                    on_event(SoupEvent::EndOfSession);
+                    on_event(SoupEvent::EndOfSession)
                 }
+            };
+            if !more {
+                return Ok(pos);
             }
         }
     }
@@ -525,6 +549,46 @@ mod tests {
         // 15 s after the last byte from the server: dead.
         assert!(!c.poll(Nanos::from_ms(16_099), &mut out).dead);
         assert!(c.poll(Nanos::from_ms(16_100), &mut out).dead);
+    }
+
+    #[test]
+    fn back_pressure_stops_after_an_event_and_resumes_where_it_stopped() {
+        let mut c = SoupClient::new(cfg());
+        let mut out = [0u8; 64];
+        c.on_connected(Nanos(0), &mut out).unwrap();
+        let mut s = server(ServerPacket::LoginAccepted {
+            session: Session::new("D").unwrap(),
+            sequence: 1,
+        });
+        for m in [b"a", b"b", b"c"] {
+            s.extend(server(ServerPacket::SequencedData(m)));
+        }
+        s.extend(&server(ServerPacket::SequencedData(b"d"))[..2]);
+        let mut seen = vec![];
+        let mut rest = &s[..];
+        // Take one sequenced message per call.
+        loop {
+            let mut took = false;
+            let n = c
+                .on_bytes_until(Nanos(1), rest, &mut |e| {
+                    if let SoupEvent::Sequenced { seq, msg } = e {
+                        seen.push((seq, msg[0]));
+                        took = true;
+                        return false;
+                    }
+                    true
+                })
+                .unwrap();
+            rest = &rest[n..];
+            if !took {
+                break;
+            }
+        }
+        assert_eq!(seen, [(1, b'a'), (2, b'b'), (3, b'c')]);
+        assert!(rest.is_empty(), "the partial packet is held by the session");
+        let mut tail = server(ServerPacket::SequencedData(b"d"))[2..].to_vec();
+        tail.extend(server(ServerPacket::Heartbeat));
+        assert_eq!(collect(&mut c, Nanos(2), &tail), ["4:d"]);
     }
 
     #[test]
