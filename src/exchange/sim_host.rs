@@ -329,10 +329,16 @@ fn host_ip(cfg: &VenueConfig, default: Ipv4Addr) -> Result<Ipv4Addr, ConfigError
         Ok(())
     };
     for p in &cfg.order_ports {
-        consider(*parse_v4("order_ports.listen", &p.listen)?.ip(), "order_ports.listen")?;
+        consider(
+            *parse_v4("order_ports.listen", &p.listen)?.ip(),
+            "order_ports.listen",
+        )?;
     }
     let md = &cfg.market_data;
-    consider(*parse_v4("market_data.bind", &md.bind)?.ip(), "market_data.bind")?;
+    consider(
+        *parse_v4("market_data.bind", &md.bind)?.ip(),
+        "market_data.bind",
+    )?;
     if let Some(r) = &md.request_listen {
         consider(
             *parse_v4("market_data.request_listen", r)?.ip(),
@@ -425,9 +431,9 @@ impl<N: Nic> VenueHost<N> {
             if port == 0 {
                 port = FIRST_ORDER_PORT;
                 while used.contains(&port) {
-                    port = port.checked_add(1).ok_or_else(|| {
-                        invalid("order_ports.listen", "no free port for port 0")
-                    })?;
+                    port = port
+                        .checked_add(1)
+                        .ok_or_else(|| invalid("order_ports.listen", "no free port for port 0"))?;
                 }
                 used.push(port);
             }
@@ -1314,21 +1320,30 @@ impl<N: Nic + 'static> VenueThread<N> {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
     }
 
-    /// Ends the day (end of session on the feed, `Z` to every session),
-    /// gives clients up to two seconds to take their last messages, joins
-    /// the thread and returns its counters. A panic of the venue thread is
-    /// resumed here.
-    pub fn stop(self) -> HostStats {
-        self.stop_with_nic().0
+    /// Asks the thread to end the day (end of session on the feed, `Z` to
+    /// every session) and to stop once clients took their last messages,
+    /// at most two seconds later; returns at once. Keep the peer running
+    /// meanwhile, then [`Self::join`].
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = &self.handle {
+            h.thread().unpark();
+        }
     }
 
-    /// [`Self::stop`], also giving the NIC back (to close a recorder).
-    pub fn stop_with_nic(mut self) -> (HostStats, N) {
-        self.stop.store(true, Ordering::Release);
+    /// [`Self::request_stop`], then [`Self::join`].
+    pub fn stop(self) -> HostStats {
+        self.request_stop();
+        self.join().0
+    }
+
+    /// Waits for the thread to end (after [`Self::request_stop`]) and returns
+    /// its counters and the NIC (to close a recorder). A panic of the venue
+    /// thread is resumed here.
+    pub fn join(mut self) -> (HostStats, N) {
         let Some(handle) = self.handle.take() else {
             unreachable!("a VenueThread is joined only once");
         };
-        handle.thread().unpark();
         match handle.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
