@@ -462,11 +462,16 @@ impl Runtime {
             } = self;
             let mut framing_error = false;
             let mut stopped_for_room = false;
+            let mut foreign_session = false;
             let taken = net.recv_with(|data| {
                 let r = soup.on_bytes_until(now, data, &mut |ev| {
-                    on_soup_event(
+                    if !on_soup_event(
                         ev, now, rx_ts, dialect, engine, outbox, counters, trigger, stats,
-                    );
+                    ) {
+                        // Nothing after this login may be applied.
+                        foreign_session = true;
+                        return false;
+                    }
                     let room = outbox.free() >= REPORT_ROOM;
                     if !room {
                         stopped_for_room = true;
@@ -484,6 +489,16 @@ impl Runtime {
             if framing_error {
                 tracing::warn!("order connection: broken SoupBinTCP stream, resetting");
                 self.net.disconnect(now);
+            }
+            if foreign_session {
+                // Ask for the journal's session position again next time
+                // (the venue may come back with the session it lost).
+                self.soup.resume_at(
+                    crate::wire::soupbintcp::Session::BLANK,
+                    self.engine.next_expected_soup_seq(),
+                );
+                self.net.disconnect(now);
+                return work + 1;
             }
             if taken == 0 && !stopped_for_room {
                 break;
@@ -520,6 +535,10 @@ impl Runtime {
                     Err(e) => tracing::error!("cannot build the login request: {e}"),
                 },
                 LinkEvent::Disconnected => {
+                    // The stack's next deadline was computed while the
+                    // connection was up; the reconnect timer is new. Poll
+                    // the stack this cycle so its delay is taken afresh.
+                    self.next_net_poll = now;
                     self.stats.disconnects += 1;
                     tracing::warn!("order connection down");
                     self.soup.on_disconnected();
@@ -738,6 +757,11 @@ fn on_market_message(
 }
 
 /// One SoupBinTCP event: a report into the engine; session changes.
+/// Returns false for a login the engine must not trade on: the venue
+/// served a sequence number below the journal's next expected one, so its
+/// session does not hold the reports the engine has already applied (a
+/// restarted venue, or the next session after End of Session) and its
+/// numbers would be taken for duplicates.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn on_soup_event(
@@ -750,7 +774,7 @@ fn on_soup_event(
     counters: &HotCounters,
     trigger: &mut Option<Nanos>,
     stats: &mut RuntimeStats,
-) {
+) -> bool {
     match ev {
         SoupEvent::Sequenced { seq, msg } => match dialect.decode(msg) {
             Ok(report) => {
@@ -771,6 +795,17 @@ fn on_soup_event(
             Err(_) => stats.report_decode_errors += 1,
         },
         SoupEvent::LoggedIn { session, sequence } => {
+            let expected = engine.next_expected_soup_seq();
+            if sequence < expected {
+                tracing::error!(
+                    session = session.as_str(),
+                    served = sequence,
+                    journal_next = expected,
+                    "the venue's session does not hold the reports the journal has seen \
+                     (a restarted venue or a new session): not trading on it"
+                );
+                return false;
+            }
             stats.logins += 1;
             tracing::info!(session = session.as_str(), sequence, "logged in");
             engine.on_session(now, true, outbox);
@@ -788,6 +823,7 @@ fn on_soup_event(
         }
         SoupEvent::Unsequenced(_) | SoupEvent::Debug(_) => {}
     }
+    true
 }
 
 /// Runs a [`Runtime`] on the calling thread until `stop` is set, pinned to
