@@ -25,6 +25,14 @@
 //!   [`InProcess::submit`] goes through the same [`Gateway`] with the same
 //!   validation ([`CreateOrder::to_params`]) as `POST /v1/algo-orders`.
 //!
+//! With [`Network::Veth`] (root) the same pieces run over real kernel
+//! networking instead: two network namespaces joined by veth are made for
+//! the run ([`TestHosts`], `scripts/netns`) and removed after it (also when
+//! start-up fails); the venue is `floe exchange`'s [`VenueServer`] on kernel
+//! sockets, on a thread inside the venue namespace; the hot thread enters
+//! the appliance namespace and drives `vfloe` with AF_PACKET, or with DPDK
+//! over the `net_af_packet` vdev (cargo feature `dpdk`).
+//!
 //! The appliance's addresses are lined up with the venue's: `order.venue`
 //! is the venue's order port of the configured dialect, `feed.groups` and
 //! `feed.request_server` are where the venue publishes and answers, and
@@ -57,7 +65,7 @@ use crossbeam::channel::{bounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 
 use crate::algo::StatusCode;
-use crate::config::{parse_mac, Config, ConfigError, Dialect, IdleStrategy};
+use crate::config::{parse_mac, Config, ConfigError, Dialect, IdleStrategy, NicBackend};
 use crate::control::gateway::{self, is_terminal, Gateway, GatewayError, ParentId};
 use crate::control::metrics::HotCounters;
 use crate::control::model::{
@@ -67,13 +75,16 @@ use crate::control::{self, ControlError, ControlHandle};
 use crate::engine::idle::{pin_to_core, Idle};
 use crate::engine::runtime::{Runtime, RuntimeStats};
 use crate::engine::{CommandKind, ParentStatus, Reply};
-use crate::exchange::server::{ServerAddresses, ServerError, VenueStats};
+use crate::exchange::server::{
+    ServerAddresses, ServerError, ServerStats, ShutdownHandle, VenueServer, VenueStats,
+};
 use crate::exchange::sim_host::{
     self, HostOptions, HostStats, IdleOptions, VenueHost, VenueThread, DEFAULT_MAC,
 };
 use crate::exchange::VenueConfig;
 use crate::nic::memory::{self, MemoryNic};
 use crate::nic::pcap::{PcapConfig, PcapNic};
+use crate::nic::veth::{self, NetnsThread, TestHosts};
 use crate::nic::Nic;
 use crate::time::{Clock, Nanos, WallClock};
 use crate::types::{Side, Symbol};
@@ -95,6 +106,24 @@ const HOUSEKEEPING_EVERY: u32 = 256;
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// Pause between two looks at the read model while waiting for a status.
 const WAIT_POLL: Duration = Duration::from_millis(1);
+
+/// Where the venue and the appliance meet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Network {
+    /// An in-process memory pair; the venue is a user-space smoltcp host on
+    /// its other end. Needs no privileges.
+    #[default]
+    Memory,
+    /// Two network namespaces joined by veth, made for the run and removed
+    /// after it; the venue on kernel sockets in one, the appliance driving
+    /// `vfloe` in the other with `backend` (`af_packet`, or `dpdk` over the
+    /// `net_af_packet` vdev when built with the `dpdk` feature). Needs root.
+    Veth {
+        /// The appliance's NIC backend.
+        backend: NicBackend,
+    },
+}
 
 /// Why the harness could not start, answer or stop.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +177,10 @@ pub enum AppError {
     /// A thread of the harness died.
     #[error("{0}")]
     Thread(String),
+    /// The network (namespaces, veth) could not be made, or this process
+    /// lacks what it needs (root, a cargo feature).
+    #[error("network: {0}")]
+    Network(String),
 }
 
 impl AppError {
@@ -226,6 +259,7 @@ pub struct Builder {
     audit: Option<PathBuf>,
     start_timeout: Duration,
     venue_idle: IdleOptions,
+    network: Network,
 }
 
 impl Default for Builder {
@@ -240,6 +274,7 @@ impl Default for Builder {
             audit: None,
             start_timeout: DEFAULT_START_TIMEOUT,
             venue_idle: IdleOptions::default(),
+            network: Network::Memory,
         }
     }
 }
@@ -268,9 +303,10 @@ impl Builder {
     }
 
     /// The appliance's configuration (default [`appliance_config`]; start
-    /// from it). `nic.backend` and `nic.pcap` are ignored (the harness owns
-    /// the NIC); `order.venue`, `feed.groups` and `feed.request_server` are
-    /// replaced by the venue's addresses.
+    /// from it). `nic.backend`, `nic.interface` and `nic.pcap` are ignored
+    /// (the harness owns the NIC: see [`Self::network`], [`Self::pcap`]);
+    /// `order.venue`, `feed.groups` and `feed.request_server` are replaced
+    /// by the venue's addresses.
     pub fn appliance_config(mut self, cfg: Config) -> Builder {
         self.appliance = cfg;
         self
@@ -319,7 +355,15 @@ impl Builder {
         self
     }
 
-    /// How the venue thread idles (default [`IdleOptions::default`]).
+    /// Where the venue and the appliance meet (default
+    /// [`Network::Memory`]).
+    pub fn network(mut self, network: Network) -> Builder {
+        self.network = network;
+        self
+    }
+
+    /// How the memory venue's thread idles (default
+    /// [`IdleOptions::default`]).
     pub fn venue_idle(mut self, idle: IdleOptions) -> Builder {
         self.venue_idle = idle;
         self
@@ -426,24 +470,32 @@ struct HotEnd {
 /// The venue side of the harness.
 enum VenueSide {
     Memory(VenueThread<MemoryNic>),
+    Kernel {
+        thread: NetnsThread<Result<ServerStats, ServerError>>,
+        handle: ShutdownHandle,
+        addresses: ServerAddresses,
+    },
 }
 
 impl VenueSide {
     fn request_stop(&self) {
         match self {
             VenueSide::Memory(v) => v.request_stop(),
+            VenueSide::Kernel { handle, .. } => handle.shutdown(),
         }
     }
 
     fn is_running(&self) -> bool {
         match self {
             VenueSide::Memory(v) => v.is_running(),
+            VenueSide::Kernel { thread, .. } => !thread.is_finished(),
         }
     }
 
     fn addresses(&self) -> &ServerAddresses {
         match self {
             VenueSide::Memory(v) => v.addresses(),
+            VenueSide::Kernel { addresses, .. } => addresses,
         }
     }
 
@@ -457,9 +509,68 @@ impl VenueSide {
                     Err(_) => Err(AppError::Thread("the venue thread panicked".into())),
                 }
             }
+            VenueSide::Kernel { thread, .. } => match thread.join() {
+                Ok(Ok(stats)) => Ok((stats.venue, None)),
+                Ok(Err(e)) => Err(AppError::Venue(e)),
+                Err(e) => Err(AppError::Thread(e)),
+            },
         }
     }
 }
+
+/// Starts `floe exchange`'s kernel-socket venue on a thread inside `ns`.
+fn spawn_kernel_venue(
+    ns: &str,
+    cfg: &VenueConfig,
+    audit: Option<PathBuf>,
+    timeout: Duration,
+) -> Result<VenueSide, AppError> {
+    let (tx, rx) = std::sync::mpsc::channel::<Result<(ServerAddresses, ShutdownHandle), String>>();
+    let cfg = cfg.clone();
+    let thread = veth::in_netns(ns, move || {
+        let server = match VenueServer::bind(&cfg, audit.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string()));
+                return Err(e);
+            }
+        };
+        let _ = tx.send(Ok((server.addresses().clone(), server.shutdown_handle())));
+        server.run()
+    })
+    .map_err(AppError::Network)?;
+    match rx.recv_timeout(timeout) {
+        Ok(Ok((addresses, handle))) => Ok(VenueSide::Kernel {
+            thread,
+            handle,
+            addresses,
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(AppError::Appliance(format!("the kernel venue: {e}")))
+        }
+        Err(_) => Err(AppError::Timeout {
+            what: "the kernel venue to bind its sockets".into(),
+            waited: timeout,
+            detail: format!("in namespace {ns}"),
+        }),
+    }
+}
+
+/// How the hot thread gets its NIC.
+enum NicSource {
+    /// The appliance's end of the memory pair, recorded to `pcap` if set.
+    Memory {
+        end: MemoryNic,
+        pcap: Option<PathBuf>,
+    },
+    /// Opened from `[nic]` (pcap included) after entering namespace `ns`.
+    Netns { ns: String },
+}
+
+#[cfg(feature = "dpdk")]
+/// The EAL arguments for DPDK's `net_af_packet` vdev on `vfloe`.
+const AF_PACKET_VDEV_CONF: &str = include_str!("../../dpdk-config/af_packet-vdev.conf");
 
 /// The answer to [`InProcess::submit`] (what `POST /v1/algo-orders`
 /// answers, in engine terms).
@@ -542,12 +653,18 @@ pub struct InProcess {
     submitted: AtomicU64,
     tokio: tokio::runtime::Runtime,
     started: Instant,
+    network: Network,
+    /// The veth test hosts; removed after every thread has ended.
+    hosts: Option<TestHosts>,
+    /// Files the run needs (an EAL argument file), removed with it.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for InProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InProcess")
             .field("seed", &self.seed)
+            .field("network", &self.network)
             .field("control_addr", &self.control_addr)
             .field("venue", &self.addresses.to_string())
             .field("journal", &self.journal_dir())
@@ -612,6 +729,10 @@ impl InProcess {
 
     fn start(b: Builder) -> Result<InProcess, AppError> {
         let started = Instant::now();
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| AppError::Thread(format!("cannot start a tokio runtime: {e}")))?;
         let Builder {
             seed,
             venue: mut venue_cfg,
@@ -622,14 +743,13 @@ impl InProcess {
             audit,
             start_timeout,
             venue_idle,
+            network,
         } = b;
         venue_cfg.flow.seed = seed;
         venue_cfg.validate()?;
         if let Some(d) = dialect {
             cfg.order.dialect = d;
         }
-        cfg.nic.backend = crate::config::NicBackend::Memory;
-        cfg.nic.pcap = None;
         let journal = match journal_dir {
             Some(d) => JournalDir::Given(d),
             None => JournalDir::Temp(
@@ -640,30 +760,98 @@ impl InProcess {
             ),
         };
         cfg.journal.dir = journal.path().to_path_buf();
-        let floe_mac = parse_mac(&cfg.net.mac).ok_or(ConfigError::Invalid {
-            key: "net.mac",
-            reason: "expected aa:bb:cc:dd:ee:ff".into(),
-        })?;
-
-        // The venue first: the appliance's addresses come from it.
-        let (app_end, venue_end) = memory::pair_with_macs(PAIR_FRAMES, floe_mac, DEFAULT_MAC);
-        let opts = HostOptions {
-            random_seed: Some(mix(seed)),
-            ..HostOptions::default()
+        let mut hosts = None;
+        #[cfg_attr(not(feature = "dpdk"), allow(unused_mut))]
+        let mut scratch = None;
+        let venue_timeout = start_timeout.min(Duration::from_secs(10));
+        let (venue, source) = match network {
+            Network::Memory => {
+                cfg.nic.backend = NicBackend::Memory;
+                cfg.nic.pcap = None;
+                let floe_mac = parse_mac(&cfg.net.mac).ok_or(ConfigError::Invalid {
+                    key: "net.mac",
+                    reason: "expected aa:bb:cc:dd:ee:ff".into(),
+                })?;
+                let (app_end, venue_end) =
+                    memory::pair_with_macs(PAIR_FRAMES, floe_mac, DEFAULT_MAC);
+                let opts = HostOptions {
+                    random_seed: Some(mix(seed)),
+                    ..HostOptions::default()
+                };
+                let venue =
+                    VenueHost::spawn_with(&venue_cfg, &opts, venue_idle, venue_end, audit.clone())?;
+                let source = NicSource::Memory {
+                    end: app_end,
+                    pcap: pcap.clone(),
+                };
+                (VenueSide::Memory(venue), source)
+            }
+            Network::Veth { backend } => {
+                match backend {
+                    NicBackend::Memory => {
+                        return Err(AppError::Network(
+                            "a veth pair needs the af_packet or dpdk backend, not memory".into(),
+                        ))
+                    }
+                    NicBackend::Dpdk if !cfg!(feature = "dpdk") => {
+                        return Err(AppError::Network(
+                            "the dpdk backend needs floe built with `--features dpdk`".into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                if !veth::is_root() {
+                    return Err(AppError::Network(format!(
+                        "the {backend:?} backend over veth needs root (it creates two network \
+                         namespaces joined by veth and opens raw sockets in them)"
+                    )));
+                }
+                cfg.nic.backend = backend;
+                cfg.nic.interface = veth::APP_IF.into();
+                cfg.nic.pcap = pcap.clone();
+                #[cfg(feature = "dpdk")]
+                if backend == NicBackend::Dpdk && cfg.nic.dpdk_config.is_none() {
+                    let dir = tempfile::Builder::new()
+                        .prefix("floe-run-")
+                        .tempdir()
+                        .map_err(|e| AppError::Appliance(format!("temporary directory: {e}")))?;
+                    let conf = dir.path().join("af_packet-vdev.conf");
+                    std::fs::write(&conf, AF_PACKET_VDEV_CONF).map_err(|e| {
+                        AppError::Appliance(format!("write {}: {e}", conf.display()))
+                    })?;
+                    cfg.nic.dpdk_config = Some(conf);
+                    scratch = Some(dir);
+                }
+                let h = TestHosts::unique("fapp", veth::HostOptions::default())
+                    .map_err(AppError::Network)?;
+                let venue =
+                    spawn_kernel_venue(&h.venue_ns(), &venue_cfg, audit.clone(), venue_timeout);
+                let ns = h.app_ns();
+                hosts = Some(h);
+                // On error the guard removes the namespaces on the way out.
+                (venue?, NicSource::Netns { ns })
+            }
         };
-        let venue = VenueHost::spawn_with(&venue_cfg, &opts, venue_idle, venue_end, audit.clone())?;
-        let venue = VenueSide::Memory(venue);
         let addresses = venue.addresses().clone();
-        line_up(&mut cfg, &venue_cfg, &addresses)?;
+        if let Err(e) = line_up(&mut cfg, &venue_cfg, &addresses) {
+            venue.request_stop();
+            let _ = venue.join();
+            drop(hosts);
+            return Err(e);
+        }
 
         let counters = Arc::new(HotCounters::new());
         let (gw, endpoint) = gateway::channel(&cfg);
-        let control = control::spawn(&cfg, gw.clone(), counters.clone())?;
+        let control = match control::spawn(&cfg, gw.clone(), counters.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                venue.request_stop();
+                let _ = venue.join();
+                drop(hosts);
+                return Err(e.into());
+            }
+        };
         let control_addr = control.local_addr();
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|e| AppError::Thread(format!("cannot start a tokio runtime: {e}")))?;
 
         let stop_hot = Arc::new(AtomicBool::new(false));
         let live = Arc::new(Live::default());
@@ -674,12 +862,11 @@ impl InProcess {
             let stop = stop_hot.clone();
             let live = live.clone();
             let counters = counters.clone();
-            let pcap = pcap.clone();
             std::thread::Builder::new()
                 .name("floe-hot".into())
                 .spawn(move || {
                     hot_thread(
-                        &cfg, app_end, pcap, endpoint, counters, &stop, &live, &req_rx, ready_tx,
+                        &cfg, source, endpoint, counters, &stop, &live, &req_rx, ready_tx,
                     )
                 })
                 .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
@@ -704,6 +891,9 @@ impl InProcess {
             submitted: AtomicU64::new(0),
             tokio,
             started,
+            network,
+            hosts,
+            _scratch: scratch,
         };
         let deadline = started + start_timeout;
         let left = deadline.saturating_duration_since(Instant::now());
@@ -764,6 +954,16 @@ impl InProcess {
     /// The effective venue configuration.
     pub fn venue_config(&self) -> &VenueConfig {
         &self.venue_cfg
+    }
+
+    /// Where the venue and the appliance meet.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// The namespaces of a [`Network::Veth`] run: (venue, appliance).
+    pub fn namespaces(&self) -> Option<(String, String)> {
+        self.hosts.as_ref().map(|h| (h.venue_ns(), h.app_ns()))
     }
 
     /// The harness seed.
@@ -943,13 +1143,17 @@ impl InProcess {
 
     /// Stops cleanly and reports: the venue ends its day (end of session on
     /// the feed, `Z` to the session) while the appliance still runs and
-    /// takes it; then the appliance logs out, flushes its journal and stops
-    /// (the pcap file is complete on return); then the control plane stops.
+    /// takes it; then the appliance closes its connection, flushes its
+    /// journal and stops (the pcap file is complete on return); then the
+    /// venue and the control plane stop.
     pub fn stop(mut self) -> Result<Report, AppError> {
         let t0 = Instant::now();
         if let Some(v) = &self.venue {
             v.request_stop();
-            while v.is_running() && t0.elapsed() < VENUE_STOP_TIMEOUT {
+            // The venue's end of day reaches the appliance (end of session
+            // on the feed, `Z`, the close); the appliance's own close then
+            // goes out at its shutdown, which lets the venue finish at once.
+            while v.is_running() && self.logged_in() && t0.elapsed() < VENUE_STOP_TIMEOUT {
                 std::thread::sleep(WAIT_POLL);
             }
         }
@@ -960,6 +1164,7 @@ impl InProcess {
         self.gateway.pump();
         let parents = self.gateway.list(|_| true);
         let control = self.control.take().map(ControlHandle::shutdown);
+        drop(self.hosts.take());
         let end = match hot {
             Some(Ok(Ok(end))) => end,
             Some(Ok(Err(e))) => return Err(AppError::Appliance(e)),
@@ -1003,6 +1208,7 @@ impl InProcess {
         if let Some(c) = self.control.take() {
             let _ = c.shutdown();
         }
+        drop(self.hosts.take());
     }
 }
 
@@ -1041,8 +1247,7 @@ fn describe(s: &ParentStatus) -> String {
 #[allow(clippy::too_many_arguments)]
 fn hot_thread(
     cfg: &Config,
-    end: MemoryNic,
-    pcap: Option<PathBuf>,
+    source: NicSource,
     endpoint: gateway::EngineEndpoint,
     counters: Arc<HotCounters>,
     stop: &AtomicBool,
@@ -1055,16 +1260,25 @@ fn hot_thread(
             tracing::warn!(core = c, "could not pin the hot thread; running unpinned");
         }
     }
-    let nic: Box<dyn Nic> = match &pcap {
-        Some(path) => match PcapNic::create(end, path, PcapConfig::default()) {
-            Ok(n) => Box::new(n),
-            Err(e) => {
-                let msg = format!("pcap {}: {e}", path.display());
-                let _ = ready.send(Err(msg.clone()));
-                return Err(msg);
-            }
-        },
-        None => Box::new(end),
+    let opened: Result<Box<dyn Nic>, String> = match source {
+        NicSource::Memory { end, pcap: None } => Ok(Box::new(end)),
+        NicSource::Memory {
+            end,
+            pcap: Some(path),
+        } => PcapNic::create(end, &path, PcapConfig::default())
+            .map(|n| Box::new(n) as Box<dyn Nic>)
+            .map_err(|e| format!("pcap {}: {e}", path.display())),
+        NicSource::Netns { ns } => veth::enter_netns(&ns).and_then(|()| {
+            crate::nic::open_from_config(cfg, None)
+                .map_err(|e| format!("{:?} on {}: {e}", cfg.nic.backend, cfg.nic.interface))
+        }),
+    };
+    let nic = match opened {
+        Ok(n) => n,
+        Err(msg) => {
+            let _ = ready.send(Err(msg.clone()));
+            return Err(msg);
+        }
     };
     let clock = WallClock::calibrate(Duration::from_millis(20));
     let mut rt = match Runtime::new(cfg, nic, Box::new(clock), Some(endpoint), counters) {
