@@ -306,7 +306,10 @@ fn check_day(dialect: Dialect, seed: u64, specs: &[Spec]) {
         assert_eq!((p.filled.0, p.total.0, p.live.0), (s.total, s.total, 0));
         assert_eq!(p.symbol.as_str(), s.symbol);
     }
-    assert!(!report.tick_to_trade.is_empty(), "tick-to-trade was measured");
+    assert!(
+        !report.tick_to_trade.is_empty(),
+        "tick-to-trade was measured"
+    );
     assert!(report.tick_to_trade.value_at_quantile(0.5) <= report.tick_to_trade.max());
     let host = report.venue_host.expect("the memory venue's counters");
     assert_eq!(host.device.tx_dropped, 0, "the pair never refused a frame");
