@@ -21,6 +21,7 @@
 //! | [`journal`] | append-only mmap journal and crash recovery |
 //! | [`control`] | REST API and metrics on their own thread |
 //! | [`exchange`] | the simulated venue used by the demo, tests and benchmarks |
+//! | [`app`] | the venue, the appliance and the control plane in one process (`floe demo`, `floe bench`, end-to-end tests) |
 //!
 //! Crate-level invariants:
 //! - decoders in [`wire`] never panic on any byte string and never allocate;
@@ -34,6 +35,7 @@ pub mod time;
 pub mod types;
 
 pub mod algo;
+pub mod app;
 pub mod book;
 pub mod control;
 pub mod engine;

@@ -1,0 +1,1118 @@
+//! [`InProcess`]: the simulated venue and the appliance in one process.
+//!
+//! What `floe demo`, `floe bench` and the end-to-end tests run:
+//!
+//! ```text
+//!  floe-venue thread                memory pair                floe-hot thread
+//!  VenueHost (smoltcp host,  ◄──── MemoryNic ⇄ MemoryNic ────►  Runtime (NetStack, feed,
+//!  matching, ITCH, OUCH,                                         SoupBinTCP, engine, journal)
+//!  synthetic flow, audit)                      [PcapNic]              ▲ bounded queues
+//!                                                                     │
+//!  caller ── InProcess::submit ── Gateway ───────────────────────────┘
+//!                                   └─ control::spawn: axum on 127.0.0.1:<ephemeral>
+//! ```
+//!
+//! - the venue is [`VenueHost::spawn_with`] on one end of a
+//!   [`memory::pair_with_macs`]; its synthetic flow is seeded with
+//!   [`Builder::seed`];
+//! - the appliance is a [`Runtime`] built on a thread of its own
+//!   (`floe-hot`), idling with `spin_yield` by default so that on a 2-core
+//!   host it never starves the venue thread, optionally recording the whole
+//!   wire through [`PcapNic`];
+//! - the control plane is the real one ([`control::spawn`] over
+//!   [`gateway::channel`]): the REST API listens on 127.0.0.1 with an
+//!   ephemeral port ([`InProcess::control_addr`]), and
+//!   [`InProcess::submit`] goes through the same [`Gateway`] with the same
+//!   validation ([`CreateOrder::to_params`]) as `POST /v1/algo-orders`.
+//!
+//! The appliance's addresses are lined up with the venue's: `order.venue`
+//! is the venue's order port of the configured dialect, `feed.groups` and
+//! `feed.request_server` are where the venue publishes and answers, and
+//! `book.only` lists the venue's symbols when the configuration leaves it
+//! empty. Every wait here is bounded and names what it waited for.
+//!
+//! ```no_run
+//! use floe::app::{iceberg, InProcess};
+//! use floe::algo::StatusCode;
+//! use floe::types::Side;
+//! use std::time::Duration;
+//!
+//! let app = InProcess::builder().seed(7).start()?;
+//! let order = iceberg("demo-1", "AAPL", Side::Buy, 1_000, 200, "190.00");
+//! let parent = app.submit(&order)?.parent;
+//! let done = app.wait_status(parent, StatusCode::Filled, Duration::from_secs(30))?;
+//! let report = app.stop()?;
+//! println!("{} filled, p99 {} ns", done.filled, report.tick_to_trade.value_at_quantile(0.99));
+//! # Ok::<(), floe::app::AppError>(())
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{bounded, Receiver, Sender};
+use hdrhistogram::Histogram;
+
+use crate::algo::StatusCode;
+use crate::config::{parse_mac, Config, ConfigError, Dialect, IdleStrategy};
+use crate::control::gateway::{self, is_terminal, Gateway, GatewayError, ParentId};
+use crate::control::metrics::HotCounters;
+use crate::control::model::{
+    parse_json, refusal_error, CreateOrder, DecimalText, FractionText, StrategyParams, StrategyType,
+};
+use crate::control::{self, ControlError, ControlHandle};
+use crate::engine::idle::{pin_to_core, Idle};
+use crate::engine::runtime::{Runtime, RuntimeStats};
+use crate::engine::{CommandKind, ParentStatus, Reply};
+use crate::exchange::server::{ServerAddresses, ServerError, VenueStats};
+use crate::exchange::sim_host::{
+    self, HostOptions, HostStats, IdleOptions, VenueHost, VenueThread, DEFAULT_MAC,
+};
+use crate::exchange::VenueConfig;
+use crate::nic::memory::{self, MemoryNic};
+use crate::nic::pcap::{PcapConfig, PcapNic};
+use crate::nic::Nic;
+use crate::time::{Clock, Nanos, WallClock};
+use crate::types::{Side, Symbol};
+
+/// Frames each direction of the memory pair holds.
+pub const PAIR_FRAMES: usize = 4096;
+/// How long [`Builder::start`] waits, by default, for the appliance to be up
+/// (engine ready, logged in to the venue, market data flowing).
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long [`InProcess::stop`] lets the venue end its day while the
+/// appliance still runs.
+const VENUE_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the hot thread takes to answer a request (histogram snapshot).
+const HOT_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Duty cycles between the hot thread's housekeeping (stop flag, snapshot
+/// policy, published counters, requests).
+const HOUSEKEEPING_EVERY: u32 = 256;
+/// Grace for the appliance's logout at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+/// Pause between two looks at the read model while waiting for a status.
+const WAIT_POLL: Duration = Duration::from_millis(1);
+
+/// Why the harness could not start, answer or stop.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A configuration does not fit (named key).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The venue could not start.
+    #[error("venue: {0}")]
+    Venue(#[from] ServerError),
+    /// The control plane could not start.
+    #[error("control plane: {0}")]
+    Control(#[from] ControlError),
+    /// The appliance could not start (NIC, journal, runtime).
+    #[error("appliance: {0}")]
+    Appliance(String),
+    /// Something did not happen in time; `detail` says what was seen.
+    #[error("timed out after {waited:?} waiting for {what} ({detail})")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        waited: Duration,
+        /// The state at the deadline.
+        detail: String,
+    },
+    /// The request was refused the way the REST API refuses it: the HTTP
+    /// status it would answer, its stable code and message.
+    #[error("refused ({status} {code}): {message}")]
+    Refused {
+        /// HTTP status `POST /v1/algo-orders` answers.
+        status: u16,
+        /// Stable error code (`invalid_field`, `risk_refused`, …).
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The engine did not answer (busy, not ready, stopped, timeout).
+    #[error("engine: {0}")]
+    Gateway(#[from] GatewayError),
+    /// A parent ended in another terminal status than the one awaited.
+    #[error("parent {parent} ended {}: {detail}", .status.name())]
+    Ended {
+        /// Parent id.
+        parent: ParentId,
+        /// Its terminal status.
+        status: StatusCode,
+        /// Its last reason, filled and total.
+        detail: String,
+    },
+    /// A thread of the harness died.
+    #[error("{0}")]
+    Thread(String),
+}
+
+impl AppError {
+    fn refused(e: crate::control::model::ApiError) -> AppError {
+        AppError::Refused {
+            status: e.status.as_u16(),
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+/// The appliance configuration [`InProcess`] starts from: the defaults with
+/// the whole feed session wanted (`feed.start_sequence = 1`, so the stock
+/// directory sent before login is re-requested), `spin_yield` idling, the
+/// control plane on `127.0.0.1:0`, 8 MiB journal segments (in a temporary
+/// directory unless [`Builder::journal_dir`] names one), and books sized
+/// for a few symbols.
+pub fn appliance_config() -> Config {
+    let mut cfg = Config::default();
+    cfg.feed.start_sequence = 1;
+    cfg.engine.idle = IdleStrategy::SpinYield;
+    cfg.control.listen = "127.0.0.1:0".into();
+    cfg.journal.segment_mib = 8;
+    cfg.book.symbols = 8;
+    cfg.book.orders_per_book = 16_384;
+    cfg.book.levels_per_side = 1_024;
+    cfg
+}
+
+/// The venue configuration [`InProcess`] starts from:
+/// [`sim_host::default_config`] (AAPL, MSFT, NVDA; OUCH 5.0 on port 15000,
+/// OUCH 4.2 on 15001; the synthetic flow on).
+pub fn venue_config() -> VenueConfig {
+    sim_host::default_config()
+}
+
+/// A `POST /v1/algo-orders` body for an iceberg resting at `price_limit`
+/// (decimal text): display ± 25 %, refresh delays 0–5 ms, day order, not
+/// pegged. Change the fields for anything else.
+pub fn iceberg(
+    client_order_id: &str,
+    symbol: &str,
+    side: Side,
+    total: u32,
+    display: u32,
+    price_limit: &str,
+) -> CreateOrder {
+    CreateOrder {
+        client_order_id: client_order_id.into(),
+        symbol: symbol.into(),
+        side: side.into(),
+        total_quantity: DecimalText(total.to_string()),
+        strategy_type: StrategyType::Iceberg,
+        strategy_params: StrategyParams {
+            display_quantity: DecimalText(display.to_string()),
+            price_limit: DecimalText(price_limit.into()),
+            variance_percent: FractionText("0.25".into()),
+            min_delay_ms: 0,
+            max_delay_ms: 5,
+            peg: false,
+            time_in_force: None,
+        },
+    }
+}
+
+/// Options of an [`InProcess`]; [`InProcess::builder`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    seed: u64,
+    venue: VenueConfig,
+    appliance: Config,
+    journal_dir: Option<PathBuf>,
+    dialect: Option<Dialect>,
+    pcap: Option<PathBuf>,
+    audit: Option<PathBuf>,
+    start_timeout: Duration,
+    venue_idle: IdleOptions,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            seed: 1,
+            venue: venue_config(),
+            appliance: appliance_config(),
+            journal_dir: None,
+            dialect: None,
+            pcap: None,
+            audit: None,
+            start_timeout: DEFAULT_START_TIMEOUT,
+            venue_idle: IdleOptions::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// Seed of the venue's synthetic flow (`flow.seed`), of its TCP initial
+    /// sequence numbers, and of the parents' PRNGs (the n-th parent
+    /// submitted gets a seed derived from this and n). Default 1.
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.seed = seed;
+        self
+    }
+
+    /// The venue's configuration (default [`venue_config`]). Its flow seed
+    /// is replaced by [`Self::seed`]. Its addresses must sit on one subnet
+    /// with the appliance's `net.ip` (198.18.0.0/24 by default).
+    pub fn venue_config(mut self, cfg: VenueConfig) -> Builder {
+        self.venue = cfg;
+        self
+    }
+
+    /// Changes the venue's configuration in place.
+    pub fn configure_venue(mut self, f: impl FnOnce(&mut VenueConfig)) -> Builder {
+        f(&mut self.venue);
+        self
+    }
+
+    /// The appliance's configuration (default [`appliance_config`]; start
+    /// from it). `nic.backend` and `nic.pcap` are ignored (the harness owns
+    /// the NIC); `order.venue`, `feed.groups` and `feed.request_server` are
+    /// replaced by the venue's addresses.
+    pub fn appliance_config(mut self, cfg: Config) -> Builder {
+        self.appliance = cfg;
+        self
+    }
+
+    /// Changes the appliance's configuration in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Builder {
+        f(&mut self.appliance);
+        self
+    }
+
+    /// Journal directory (kept after the run). Default: a fresh temporary
+    /// directory, removed when the [`Report`] is dropped.
+    pub fn journal_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.journal_dir = Some(dir.into());
+        self
+    }
+
+    /// OUCH dialect of the appliance (default: `order.dialect`); the
+    /// appliance connects to the venue's first order port of that dialect
+    /// and logs in with its configured account if that port lists it, else
+    /// with the port's first user.
+    pub fn dialect(mut self, dialect: Dialect) -> Builder {
+        self.dialect = Some(dialect);
+        self
+    }
+
+    /// Record every frame in and out of the appliance's NIC — the whole
+    /// wire of the memory pair — to this pcap file.
+    pub fn pcap(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.pcap = Some(path.into());
+        self
+    }
+
+    /// Append the venue's audit lines (one JSON line per order decision,
+    /// as `floe exchange --audit`) to this file.
+    pub fn audit(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.audit = Some(path.into());
+        self
+    }
+
+    /// How long [`Self::start`] waits for the appliance to be up (default
+    /// [`DEFAULT_START_TIMEOUT`]).
+    pub fn start_timeout(mut self, timeout: Duration) -> Builder {
+        self.start_timeout = timeout;
+        self
+    }
+
+    /// How the venue thread idles (default [`IdleOptions::default`]).
+    pub fn venue_idle(mut self, idle: IdleOptions) -> Builder {
+        self.venue_idle = idle;
+        self
+    }
+
+    /// Starts the venue, the appliance and the control plane, and returns
+    /// once the engine takes commands, the order session is logged in and
+    /// market data flows (bounded by [`Self::start_timeout`]). On error
+    /// everything started so far is stopped.
+    pub fn start(self) -> Result<InProcess, AppError> {
+        InProcess::start(self)
+    }
+}
+
+/// Where the journal lives.
+#[derive(Debug)]
+enum JournalDir {
+    Temp(tempfile::TempDir),
+    Given(PathBuf),
+}
+
+impl JournalDir {
+    fn path(&self) -> &Path {
+        match self {
+            JournalDir::Temp(t) => t.path(),
+            JournalDir::Given(p) => p,
+        }
+    }
+}
+
+/// The hot thread's counters, published every few hundred duty cycles.
+#[derive(Debug, Default)]
+struct Live {
+    logged_in: AtomicBool,
+    cycles: AtomicU64,
+    busy_cycles: AtomicU64,
+    md_messages: AtomicU64,
+    quotes: AtomicU64,
+    reports: AtomicU64,
+    report_decode_errors: AtomicU64,
+    orders_sent: AtomicU64,
+    send_failures: AtomicU64,
+    journal_records: AtomicU64,
+    commands: AtomicU64,
+    logins: AtomicU64,
+    disconnects: AtomicU64,
+    snapshots: AtomicU64,
+}
+
+impl Live {
+    fn publish(&self, rt: &Runtime) {
+        let s = rt.stats();
+        let r = Ordering::Relaxed;
+        self.cycles.store(s.cycles, r);
+        self.busy_cycles.store(s.busy_cycles, r);
+        self.md_messages.store(s.md_messages, r);
+        self.quotes.store(s.quotes, r);
+        self.reports.store(s.reports, r);
+        self.report_decode_errors.store(s.report_decode_errors, r);
+        self.orders_sent.store(s.orders_sent, r);
+        self.send_failures.store(s.send_failures, r);
+        self.journal_records.store(s.journal_records, r);
+        self.commands.store(s.commands, r);
+        self.logins.store(s.logins, r);
+        self.disconnects.store(s.disconnects, r);
+        self.snapshots.store(s.snapshots, r);
+        self.logged_in
+            .store(rt.soup().is_logged_in(), Ordering::Release);
+    }
+
+    fn stats(&self) -> RuntimeStats {
+        let r = Ordering::Relaxed;
+        RuntimeStats {
+            cycles: self.cycles.load(r),
+            busy_cycles: self.busy_cycles.load(r),
+            md_messages: self.md_messages.load(r),
+            quotes: self.quotes.load(r),
+            reports: self.reports.load(r),
+            report_decode_errors: self.report_decode_errors.load(r),
+            orders_sent: self.orders_sent.load(r),
+            send_failures: self.send_failures.load(r),
+            journal_records: self.journal_records.load(r),
+            commands: self.commands.load(r),
+            logins: self.logins.load(r),
+            disconnects: self.disconnects.load(r),
+            snapshots: self.snapshots.load(r),
+        }
+    }
+}
+
+/// Cold requests to the hot thread, looked at during housekeeping.
+enum HotRequest {
+    TickToTrade(Sender<Histogram<u64>>),
+    ResetTickToTrade(Sender<()>),
+}
+
+/// What the hot thread hands back when it ends.
+struct HotEnd {
+    stats: RuntimeStats,
+    halted: Option<String>,
+    tick_to_trade: Histogram<u64>,
+}
+
+/// The venue side of the harness.
+enum VenueSide {
+    Memory(VenueThread<MemoryNic>),
+}
+
+impl VenueSide {
+    fn request_stop(&self) {
+        match self {
+            VenueSide::Memory(v) => v.request_stop(),
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        match self {
+            VenueSide::Memory(v) => v.is_running(),
+        }
+    }
+
+    fn addresses(&self) -> &ServerAddresses {
+        match self {
+            VenueSide::Memory(v) => v.addresses(),
+        }
+    }
+
+    /// Joins the venue thread (after [`Self::request_stop`]).
+    fn join(self) -> Result<(VenueStats, Option<HostStats>), AppError> {
+        match self {
+            VenueSide::Memory(v) => {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.join()));
+                match r {
+                    Ok((stats, _nic)) => Ok((stats.venue, Some(stats))),
+                    Err(_) => Err(AppError::Thread("the venue thread panicked".into())),
+                }
+            }
+        }
+    }
+}
+
+/// The answer to [`InProcess::submit`] (what `POST /v1/algo-orders`
+/// answers, in engine terms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The engine's id of the parent.
+    pub parent: ParentId,
+    /// Its status at acceptance (`NEW`).
+    pub status: StatusCode,
+    /// Engine time (Unix ns) of acceptance.
+    pub created_at: Nanos,
+    /// True when this was an idempotent repeat of an earlier submit.
+    pub replay: bool,
+}
+
+/// What [`InProcess::stop`] returns.
+#[derive(Debug)]
+pub struct Report {
+    /// The runtime's counters at the end.
+    pub runtime: RuntimeStats,
+    /// Why the runtime stopped sending early, if it did (journal failure).
+    pub halted: Option<String>,
+    /// Tick-to-trade of the whole run (or since the last
+    /// [`InProcess::reset_tick_to_trade`]), ns.
+    pub tick_to_trade: Histogram<u64>,
+    /// Every parent's last status, by id.
+    pub parents: Vec<ParentStatus>,
+    /// The venue's counters.
+    pub venue: VenueStats,
+    /// The venue host's counters (network, audit), on the memory pair.
+    pub venue_host: Option<HostStats>,
+    /// From [`Builder::start`] to the end of [`InProcess::stop`].
+    pub elapsed: Duration,
+    /// The venue's audit file, if one was written.
+    pub audit: Option<PathBuf>,
+    /// The pcap file, if the wire was recorded (complete on return).
+    pub pcap: Option<PathBuf>,
+    journal: JournalDir,
+}
+
+impl Report {
+    /// The journal directory (a temporary one lives as long as this report).
+    pub fn journal_dir(&self) -> &Path {
+        self.journal.path()
+    }
+
+    /// Keeps a temporary journal directory on disk and returns its path.
+    pub fn keep_journal(self) -> PathBuf {
+        match self.journal {
+            JournalDir::Temp(t) => t.keep(),
+            JournalDir::Given(p) => p,
+        }
+    }
+
+    /// The last status of `parent`.
+    pub fn parent(&self, parent: ParentId) -> Option<&ParentStatus> {
+        self.parents.iter().find(|s| s.parent == parent)
+    }
+}
+
+/// The venue, the appliance and the control plane in one process; see the
+/// module docs. Dropping it stops everything (without a report).
+pub struct InProcess {
+    seed: u64,
+    cfg: Config,
+    venue_cfg: VenueConfig,
+    gateway: Gateway,
+    counters: Arc<HotCounters>,
+    control: Option<ControlHandle>,
+    control_addr: SocketAddr,
+    venue: Option<VenueSide>,
+    addresses: ServerAddresses,
+    hot: Option<JoinHandle<Result<HotEnd, String>>>,
+    stop_hot: Arc<AtomicBool>,
+    live: Arc<Live>,
+    requests: Sender<HotRequest>,
+    journal: Option<JournalDir>,
+    audit: Option<PathBuf>,
+    pcap: Option<PathBuf>,
+    submitted: AtomicU64,
+    tokio: tokio::runtime::Runtime,
+    started: Instant,
+}
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcess")
+            .field("seed", &self.seed)
+            .field("control_addr", &self.control_addr)
+            .field("venue", &self.addresses.to_string())
+            .field("journal", &self.journal_dir())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A 64-bit mix (splitmix64's finaliser): distinct parent seeds from one
+/// harness seed.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Lines the appliance up with a running venue: order port of the
+/// dialect, account, feed groups, re-request server, traded symbols.
+fn line_up(
+    cfg: &mut Config,
+    venue: &VenueConfig,
+    addresses: &ServerAddresses,
+) -> Result<(), AppError> {
+    let dialect = cfg.order.dialect;
+    let Some(i) = addresses
+        .order_ports
+        .iter()
+        .position(|(_, d)| *d == dialect)
+    else {
+        return Err(ConfigError::Invalid {
+            key: "order.dialect",
+            reason: format!("the venue has no order port speaking {dialect:?}"),
+        }
+        .into());
+    };
+    cfg.order.venue = addresses.order_ports[i].0.to_string();
+    if let Some(port) = venue.order_ports.get(i) {
+        let known = port.users.iter().any(|u| {
+            u.username.eq_ignore_ascii_case(&cfg.order.username)
+                && u.password.eq_ignore_ascii_case(&cfg.order.password)
+        });
+        if !known && !port.users.is_empty() {
+            cfg.order.username = port.users[0].username.clone();
+            cfg.order.password = port.users[0].password.clone();
+        }
+    }
+    cfg.feed.groups = addresses.feed.iter().map(|a| a.to_string()).collect();
+    cfg.feed.request_server = addresses.requests.map(|a| a.to_string());
+    if cfg.book.only.is_empty() {
+        cfg.book.only = venue.symbols.iter().map(|s| s.name.clone()).collect();
+    }
+    cfg.book.symbols = cfg.book.symbols.max(cfg.book.only.len());
+    cfg.validate()?;
+    Ok(())
+}
+
+impl InProcess {
+    /// A [`Builder`] with the defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn start(b: Builder) -> Result<InProcess, AppError> {
+        let started = Instant::now();
+        let Builder {
+            seed,
+            venue: mut venue_cfg,
+            appliance: mut cfg,
+            journal_dir,
+            dialect,
+            pcap,
+            audit,
+            start_timeout,
+            venue_idle,
+        } = b;
+        venue_cfg.flow.seed = seed;
+        venue_cfg.validate()?;
+        if let Some(d) = dialect {
+            cfg.order.dialect = d;
+        }
+        cfg.nic.backend = crate::config::NicBackend::Memory;
+        cfg.nic.pcap = None;
+        let journal = match journal_dir {
+            Some(d) => JournalDir::Given(d),
+            None => JournalDir::Temp(
+                tempfile::Builder::new()
+                    .prefix("floe-journal-")
+                    .tempdir()
+                    .map_err(|e| AppError::Appliance(format!("temporary journal: {e}")))?,
+            ),
+        };
+        cfg.journal.dir = journal.path().to_path_buf();
+        let floe_mac = parse_mac(&cfg.net.mac).ok_or(ConfigError::Invalid {
+            key: "net.mac",
+            reason: "expected aa:bb:cc:dd:ee:ff".into(),
+        })?;
+
+        // The venue first: the appliance's addresses come from it.
+        let (app_end, venue_end) = memory::pair_with_macs(PAIR_FRAMES, floe_mac, DEFAULT_MAC);
+        let opts = HostOptions {
+            random_seed: Some(mix(seed)),
+            ..HostOptions::default()
+        };
+        let venue = VenueHost::spawn_with(&venue_cfg, &opts, venue_idle, venue_end, audit.clone())?;
+        let venue = VenueSide::Memory(venue);
+        let addresses = venue.addresses().clone();
+        line_up(&mut cfg, &venue_cfg, &addresses)?;
+
+        let counters = Arc::new(HotCounters::new());
+        let (gw, endpoint) = gateway::channel(&cfg);
+        let control = control::spawn(&cfg, gw.clone(), counters.clone())?;
+        let control_addr = control.local_addr();
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| AppError::Thread(format!("cannot start a tokio runtime: {e}")))?;
+
+        let stop_hot = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(Live::default());
+        let (req_tx, req_rx) = bounded::<HotRequest>(8);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let hot = {
+            let cfg = cfg.clone();
+            let stop = stop_hot.clone();
+            let live = live.clone();
+            let counters = counters.clone();
+            let pcap = pcap.clone();
+            std::thread::Builder::new()
+                .name("floe-hot".into())
+                .spawn(move || {
+                    hot_thread(
+                        &cfg, app_end, pcap, endpoint, counters, &stop, &live, &req_rx, ready_tx,
+                    )
+                })
+                .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
+        };
+        let mut app = InProcess {
+            seed,
+            cfg,
+            venue_cfg,
+            gateway: gw,
+            counters,
+            control: Some(control),
+            control_addr,
+            venue: Some(venue),
+            addresses,
+            hot: Some(hot),
+            stop_hot,
+            live,
+            requests: req_tx,
+            journal: Some(journal),
+            audit,
+            pcap,
+            submitted: AtomicU64::new(0),
+            tokio,
+            started,
+        };
+        let deadline = started + start_timeout;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ready_rx.recv_timeout(left) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                app.halt();
+                return Err(AppError::Appliance(e));
+            }
+            Err(_) => {
+                app.halt();
+                return Err(AppError::Timeout {
+                    what: "the appliance's runtime to start".into(),
+                    waited: start_timeout,
+                    detail: "the hot thread did not report".into(),
+                });
+            }
+        }
+        app.wait_up(deadline, start_timeout)?;
+        Ok(app)
+    }
+
+    /// Waits until the engine takes commands, the session is logged in and
+    /// quotes arrive; stops everything on timeout.
+    fn wait_up(&mut self, deadline: Instant, waited: Duration) -> Result<(), AppError> {
+        loop {
+            let ready = self.gateway.stats().ready();
+            let logged_in = self.logged_in();
+            let s = self.live.stats();
+            if ready && logged_in && s.quotes > 0 {
+                return Ok(());
+            }
+            let hot_dead = self.hot.as_ref().is_none_or(|h| h.is_finished());
+            if Instant::now() >= deadline || hot_dead {
+                let detail = format!(
+                    "engine ready {ready}, logged in {logged_in}, {} logins, {} market-data messages, {} quotes{}",
+                    s.logins,
+                    s.md_messages,
+                    s.quotes,
+                    if hot_dead { ", the hot thread ended" } else { "" }
+                );
+                self.halt();
+                return Err(AppError::Timeout {
+                    what: "the appliance to be up (engine ready, logged in, quotes)".into(),
+                    waited,
+                    detail,
+                });
+            }
+            std::thread::sleep(WAIT_POLL);
+        }
+    }
+
+    /// The effective appliance configuration (lined up with the venue).
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The effective venue configuration.
+    pub fn venue_config(&self) -> &VenueConfig {
+        &self.venue_cfg
+    }
+
+    /// The harness seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Where the REST API listens (127.0.0.1, ephemeral port by default).
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control_addr
+    }
+
+    /// The control side of the engine's queues (what the REST handlers use).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The hot thread's metrics (what `/metrics` exports).
+    pub fn counters(&self) -> &Arc<HotCounters> {
+        &self.counters
+    }
+
+    /// Where the venue listens and publishes.
+    pub fn venue_addresses(&self) -> &ServerAddresses {
+        &self.addresses
+    }
+
+    /// The journal directory.
+    pub fn journal_dir(&self) -> &Path {
+        self.journal
+            .as_ref()
+            .map_or(self.cfg.journal.dir.as_path(), JournalDir::path)
+    }
+
+    /// The venue's audit file, if set.
+    pub fn audit_path(&self) -> Option<&Path> {
+        self.audit.as_deref()
+    }
+
+    /// Whether the order session was logged in at the hot thread's last
+    /// housekeeping (every few hundred duty cycles).
+    pub fn logged_in(&self) -> bool {
+        self.live.logged_in.load(Ordering::Acquire)
+    }
+
+    /// The runtime's counters as of its last housekeeping.
+    pub fn stats(&self) -> RuntimeStats {
+        self.live.stats()
+    }
+
+    /// Submits an iceberg the way `POST /v1/algo-orders` does: the same
+    /// validation against `risk` and `book.only`, the same command through
+    /// the same gateway, waiting (bounded by `control.reply_timeout_ms`)
+    /// for the engine's reply. The parent's PRNG seed derives from the
+    /// harness seed and the number of submits so far. Must not be called
+    /// from inside an async runtime.
+    pub fn submit(&self, order: &CreateOrder) -> Result<Submitted, AppError> {
+        let symbols: Vec<Symbol> = self
+            .cfg
+            .book
+            .only
+            .iter()
+            .filter_map(|s| Symbol::new(s))
+            .collect();
+        let (client_order_id, params) = order
+            .to_params(&self.cfg.risk, &symbols)
+            .map_err(AppError::refused)?;
+        let n = self.submitted.fetch_add(1, Ordering::Relaxed);
+        let kind = CommandKind::NewIceberg {
+            client_order_id,
+            params,
+            seed: mix(self.seed ^ mix(n)),
+        };
+        match self.tokio.block_on(self.gateway.request(kind))? {
+            Reply::Accepted {
+                parent,
+                status,
+                created_at,
+                replay,
+            } => Ok(Submitted {
+                parent,
+                status,
+                created_at,
+                replay,
+            }),
+            Reply::Refused(e) => Err(AppError::refused(refusal_error(e, None))),
+            other => Err(AppError::Thread(format!(
+                "the engine answered a new iceberg with {other:?}"
+            ))),
+        }
+    }
+
+    /// [`Self::submit`] of a JSON body, parsed as the REST API parses it.
+    pub fn submit_json(&self, body: &str) -> Result<Submitted, AppError> {
+        let order: CreateOrder = parse_json(body.as_bytes()).map_err(AppError::refused)?;
+        self.submit(&order)
+    }
+
+    /// The latest status of `parent` the control plane knows.
+    pub fn status(&self, parent: ParentId) -> Option<ParentStatus> {
+        self.gateway.get(parent)
+    }
+
+    /// Waits (at most `timeout`) until `parent`'s status passes `done`;
+    /// returns that status.
+    pub fn wait_until(
+        &self,
+        parent: ParentId,
+        timeout: Duration,
+        mut done: impl FnMut(&ParentStatus) -> bool,
+    ) -> Result<ParentStatus, AppError> {
+        let t0 = Instant::now();
+        loop {
+            let s = self.gateway.get(parent);
+            if let Some(s) = s.as_ref().filter(|s| done(s)) {
+                return Ok(*s);
+            }
+            if t0.elapsed() >= timeout || self.hot.as_ref().is_none_or(|h| h.is_finished()) {
+                return Err(AppError::Timeout {
+                    what: format!("parent {parent}"),
+                    waited: t0.elapsed(),
+                    detail: match s {
+                        Some(s) => describe(&s),
+                        None => "unknown to the control plane".into(),
+                    },
+                });
+            }
+            std::thread::sleep(WAIT_POLL);
+        }
+    }
+
+    /// Waits (at most `timeout`) until `parent` is `want`; an error as soon
+    /// as it reaches another terminal status.
+    pub fn wait_status(
+        &self,
+        parent: ParentId,
+        want: StatusCode,
+        timeout: Duration,
+    ) -> Result<ParentStatus, AppError> {
+        let s = self.wait_until(parent, timeout, |s| {
+            s.status == want || is_terminal(s.status)
+        })?;
+        if s.status == want {
+            Ok(s)
+        } else {
+            Err(AppError::Ended {
+                parent,
+                status: s.status,
+                detail: describe(&s),
+            })
+        }
+    }
+
+    /// Tick-to-trade so far (ns; a copy made by the hot thread on request).
+    pub fn tick_to_trade(&self) -> Result<Histogram<u64>, AppError> {
+        let (tx, rx) = bounded(1);
+        self.ask_hot(HotRequest::TickToTrade(tx), &rx)
+    }
+
+    /// Forgets the tick-to-trade recorded so far (after a warm-up).
+    pub fn reset_tick_to_trade(&self) -> Result<(), AppError> {
+        let (tx, rx) = bounded(1);
+        self.ask_hot(HotRequest::ResetTickToTrade(tx), &rx)
+    }
+
+    fn ask_hot<T>(&self, req: HotRequest, rx: &Receiver<T>) -> Result<T, AppError> {
+        self.requests
+            .send_timeout(req, HOT_REPLY_TIMEOUT)
+            .map_err(|_| AppError::Thread("the hot thread takes no requests".into()))?;
+        rx.recv_timeout(HOT_REPLY_TIMEOUT)
+            .map_err(|_| AppError::Timeout {
+                what: "the hot thread's answer".into(),
+                waited: HOT_REPLY_TIMEOUT,
+                detail: "no answer".into(),
+            })
+    }
+
+    /// Stops cleanly and reports: the venue ends its day (end of session on
+    /// the feed, `Z` to the session) while the appliance still runs and
+    /// takes it; then the appliance logs out, flushes its journal and stops
+    /// (the pcap file is complete on return); then the control plane stops.
+    pub fn stop(mut self) -> Result<Report, AppError> {
+        let t0 = Instant::now();
+        if let Some(v) = &self.venue {
+            v.request_stop();
+            while v.is_running() && t0.elapsed() < VENUE_STOP_TIMEOUT {
+                std::thread::sleep(WAIT_POLL);
+            }
+        }
+        self.stop_hot.store(true, Ordering::Relaxed);
+        let hot = self.hot.take().map(|h| h.join());
+        let venue = self.venue.take().map(VenueSide::join).transpose();
+        // The statuses the runtime flushed at shutdown.
+        self.gateway.pump();
+        let parents = self.gateway.list(|_| true);
+        let control = self.control.take().map(ControlHandle::shutdown);
+        let end = match hot {
+            Some(Ok(Ok(end))) => end,
+            Some(Ok(Err(e))) => return Err(AppError::Appliance(e)),
+            Some(Err(_)) => return Err(AppError::Thread("the hot thread panicked".into())),
+            None => return Err(AppError::Thread("already stopped".into())),
+        };
+        let (venue, venue_host) = venue?.unwrap_or_default();
+        if let Some(Err(e)) = control {
+            tracing::warn!("control plane: {e}");
+        }
+        let journal = self
+            .journal
+            .take()
+            .unwrap_or_else(|| JournalDir::Given(self.cfg.journal.dir.clone()));
+        Ok(Report {
+            runtime: end.stats,
+            halted: end.halted,
+            tick_to_trade: end.tick_to_trade,
+            parents,
+            venue,
+            venue_host,
+            elapsed: self.started.elapsed(),
+            audit: self.audit.clone(),
+            pcap: self.pcap.clone(),
+            journal,
+        })
+    }
+
+    /// Stops every thread without a report (errors, drop).
+    fn halt(&mut self) {
+        if let Some(v) = &self.venue {
+            v.request_stop();
+        }
+        self.stop_hot.store(true, Ordering::Relaxed);
+        if let Some(h) = self.hot.take() {
+            let _ = h.join();
+        }
+        if let Some(v) = self.venue.take() {
+            let _ = v.join();
+        }
+        if let Some(c) = self.control.take() {
+            let _ = c.shutdown();
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// A parent's state in a few words, for errors.
+fn describe(s: &ParentStatus) -> String {
+    let mut d = format!(
+        "{} {}/{} filled, {} live, {} children",
+        s.status.name(),
+        s.filled,
+        s.total,
+        s.live,
+        s.children
+    );
+    if let Some(r) = s.last_reason {
+        d.push_str(&format!(
+            ", last reason: {}",
+            crate::control::model::reason_text(r)
+        ));
+    }
+    if let Some(w) = s.waiting {
+        d.push_str(&format!(", waiting for {}", w.name()));
+    }
+    d
+}
+
+/// The hot thread: builds the runtime on itself (pinned first when
+/// `engine.core` says so), reports readiness, runs duty cycles until told
+/// to stop, shuts down, and hands its counters back. The NIC (and the pcap
+/// recorder with it) is dropped here, after the shutdown.
+#[allow(clippy::too_many_arguments)]
+fn hot_thread(
+    cfg: &Config,
+    end: MemoryNic,
+    pcap: Option<PathBuf>,
+    endpoint: gateway::EngineEndpoint,
+    counters: Arc<HotCounters>,
+    stop: &AtomicBool,
+    live: &Live,
+    requests: &Receiver<HotRequest>,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> Result<HotEnd, String> {
+    if let Some(c) = cfg.engine.core {
+        if !pin_to_core(c) {
+            tracing::warn!(core = c, "could not pin the hot thread; running unpinned");
+        }
+    }
+    let nic: Box<dyn Nic> = match &pcap {
+        Some(path) => match PcapNic::create(end, path, PcapConfig::default()) {
+            Ok(n) => Box::new(n),
+            Err(e) => {
+                let msg = format!("pcap {}: {e}", path.display());
+                let _ = ready.send(Err(msg.clone()));
+                return Err(msg);
+            }
+        },
+        None => Box::new(end),
+    };
+    let clock = WallClock::calibrate(Duration::from_millis(20));
+    let mut rt = match Runtime::new(cfg, nic, Box::new(clock), Some(endpoint), counters) {
+        Ok(rt) => rt,
+        Err(e) => {
+            let msg = e.to_string();
+            let _ = ready.send(Err(msg.clone()));
+            return Err(msg);
+        }
+    };
+    tracing::debug!("journal {}: {}", cfg.journal.dir.display(), rt.recovery());
+    let _ = ready.send(Ok(()));
+    let mut idle = Idle::new(cfg.engine.idle);
+    let mut n: u32 = 0;
+    loop {
+        if rt.cycle() > 0 {
+            idle.reset();
+        } else {
+            let until = rt.next_deadline().since(clock.now());
+            idle.idle(Duration::from_nanos(until.0));
+        }
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(HOUSEKEEPING_EVERY) {
+            rt.maybe_snapshot();
+            live.publish(&rt);
+            while let Ok(req) = requests.try_recv() {
+                match req {
+                    HotRequest::TickToTrade(tx) => {
+                        let _ = tx.try_send(rt.tick_to_trade().clone());
+                    }
+                    HotRequest::ResetTickToTrade(tx) => {
+                        rt.reset_tick_to_trade();
+                        let _ = tx.try_send(());
+                    }
+                }
+            }
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+    }
+    rt.shutdown(SHUTDOWN_GRACE);
+    live.publish(&rt);
+    let end = HotEnd {
+        stats: rt.stats(),
+        halted: rt.halted().map(str::to_owned),
+        tick_to_trade: rt.tick_to_trade().clone(),
+    };
+    drop(rt);
+    Ok(end)
+}
