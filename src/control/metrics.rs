@@ -711,27 +711,27 @@ impl Exporter {
         registry.register_collector(Box::new(HotCollector { hot, gateway }));
         registry.register(
             "floe_http_responses",
-            "HTTP responses by status code.",
+            "HTTP responses by status code",
             control.responses.clone(),
         );
         registry.register(
             "floe_auth_refusals",
-            "Requests refused by authentication, by error code.",
+            "Requests refused by authentication, by error code",
             control.auth_refusals.clone(),
         );
         registry.register(
             "floe_engine_busy",
-            "Commands refused because the engine's queue was full.",
+            "Commands refused because the engine's queue was full",
             control.engine_busy.clone(),
         );
         registry.register(
             "floe_reply_timeouts",
-            "Commands whose reply did not arrive in time.",
+            "Commands whose reply did not arrive in time",
             control.reply_timeouts.clone(),
         );
         registry.register(
             "floe_commands_inflight",
-            "Commands waiting for the engine's reply.",
+            "Commands waiting for the engine's reply",
             control.inflight.clone(),
         );
         Exporter { registry, control }
@@ -864,5 +864,7 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+        // prometheus-client ends every HELP text with a period itself.
+        assert!(!text.contains(".."), "{text}");
     }
 }
