@@ -1126,22 +1126,24 @@ fn idempotent_replay_survives_a_restart() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let body1 = order_body("r-1", "1000", PASSIVE);
-    let (created, r2, view) = {
+    let (created, r2, view, pause) = {
         let s = App::start(config(), Some(dir.path()), "E2ERUN1");
         let created = s.create(&body1);
         let r1 = id_of(&created);
         let r2 = id_of(&s.create(&order_body("r-2", "500", PASSIVE)));
         s.wait_for(r2, "a live child", 10, |v| v["live_quantity"] != "0");
-        assert_eq!(
-            s.call("POST", &format!("/v1/algo-orders/{r2}/pause"), "")
-                .status,
-            200
+        // A signed pause an eavesdropper could capture.
+        let path = format!("/v1/algo-orders/{r2}/pause");
+        let pause = (
+            path.clone(),
+            signed_headers(DESK, s.ts(), "POST", &path, b""),
         );
+        assert_eq!(s.raw("POST", &path, &pause.1, b"").status, 200);
         s.wait_for(r2, "its child cancelled", 10, |v| v["live_quantity"] == "0");
         let view = s.wait_for(r1, "a live child", 10, |v| v["live_quantity"] != "0");
         let report = s.stop();
         assert!(report.halted.is_none(), "{:?}", report.halted);
-        (created, r2, view)
+        (created, r2, view, pause)
     };
     // The same journal directory, a new venue session.
     let s = App::start(config(), Some(dir.path()), "E2ERUN2");
@@ -1158,6 +1160,25 @@ fn idempotent_replay_survives_a_restart() {
         assert_eq!(v[f], view[f], "{f}: {v} vs {view}");
     }
     assert_eq!(s.order(r2)["status"], "PAUSED");
+    // The captured pause, replayed after a restart (the replay cache is
+    // gone with the old process, the timestamp may still be in its window):
+    // refused, and r-2 stays WORKING once resumed.
+    let r = s.call("POST", &format!("/v1/algo-orders/{r2}/resume"), "");
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("WORKING"))
+    );
+    let signed_at: u64 = pause.1[1].1.parse().unwrap();
+    let age = unix_ms_now().saturating_sub(signed_at);
+    let replay = s.raw("POST", &pause.0, &pause.1, b"");
+    assert_eq!(
+        (replay.status, replay.code()),
+        (401, "stale_timestamp".to_string()),
+        "a pause signed {age} ms ago, before the restart: {}",
+        replay.body
+    );
+    assert_eq!(s.order(r2)["status"], "WORKING");
+    eprintln!("a request signed {age} ms earlier, before the restart, was refused");
     // The same request gets the original answer, a different one a conflict.
     let again = s.call("POST", "/v1/algo-orders", &body1.to_string());
     assert_eq!(again.status, 200, "{}", again.body);
