@@ -349,6 +349,7 @@ fn metrics_show_live_counters_after_icebergs_ran() {
     let big = id_of(&s.create(&big));
     let v = s.wait_status(big, "REJECTED");
     assert!(v["reason"].is_string(), "{v}");
+    assert_eq!(s.list_ids("?status=REJECTED"), vec![big]);
     // Refused by risk: a notional above the limit (422), and a symbol with
     // no reference price (the parent waits).
     let r = s.call(
@@ -733,6 +734,15 @@ fn bad_inputs_are_refused_and_change_nothing() {
     s.wait_for(b, "its child cancelled", 10, |v| v["live_quantity"] == "0");
     s.wait_status(c, "CANCELLED");
     s.wait_for(d, "a live child", 10, |v| v["live_quantity"] != "0");
+    for (status, ids) in [
+        ("PARTIALLY_FILLED", vec![a]),
+        ("PAUSED", vec![b]),
+        ("CANCELLED", vec![c]),
+        ("WORKING", vec![d]),
+        ("NEW", vec![]),
+    ] {
+        assert_eq!(s.list_ids(&format!("?status={status}")), ids, "{status}");
+    }
 
     let post = |body: String| -> Box<dyn Fn() -> Resp + '_> {
         Box::new(move || s.call("POST", "/v1/algo-orders", &body))
