@@ -14,7 +14,11 @@
 //! The replay cache holds each accepted signature until its timestamp leaves
 //! the window; its size is bounded by what the rate limits let through in
 //! two windows, so a full cache (a 429, never an eviction that would re-open
-//! a replay) cannot happen with the configured limits.
+//! a replay) cannot happen with the configured limits. The cache lives in
+//! memory, so a request signed before the server started (whose first use
+//! the cache of a previous process saw) is refused as stale: the control
+//! plane sets that start with [`Authenticator::refuse_signed_before`]. A
+//! client retrying across a restart re-signs, as it does after any refusal.
 //!
 //! Secrets live in [`Secret`], whose `Debug` prints `[redacted]`; no error
 //! or log line contains one.
@@ -93,6 +97,10 @@ pub enum AuthError {
         /// The window.
         window_ms: u64,
     },
+    /// The timestamp predates this server's start: a previous process may
+    /// have accepted the request, and its replay cache is gone.
+    #[error("X-Floe-Timestamp predates this server's start; sign the request again")]
+    BeforeStart,
     /// The timestamp is ahead of the server by more than the window.
     #[error("X-Floe-Timestamp is outside the {window_ms} ms window (in the future)")]
     Future {
@@ -123,7 +131,7 @@ impl AuthError {
             AuthError::MissingHeader(_) => "missing_auth",
             AuthError::UnknownKey => "unknown_key",
             AuthError::BadTimestamp => "bad_timestamp",
-            AuthError::Stale { .. } => "stale_timestamp",
+            AuthError::Stale { .. } | AuthError::BeforeStart => "stale_timestamp",
             AuthError::Future { .. } => "future_timestamp",
             AuthError::BadSignature => "bad_signature",
             AuthError::Replayed => "replayed_signature",
@@ -226,6 +234,8 @@ pub struct Credentials<'a> {
 pub struct Authenticator {
     keys: HashMap<String, KeyEntry>,
     window_ms: u64,
+    /// Timestamps below this (Unix ms) are refused ([`AuthError::BeforeStart`]).
+    not_before_ms: u64,
     replay: Mutex<ReplayCache>,
 }
 
@@ -268,11 +278,20 @@ impl Authenticator {
         Ok(Authenticator {
             keys,
             window_ms: cfg.auth_window_ms,
+            not_before_ms: 0,
             replay: Mutex::new(ReplayCache {
                 cap: usize::try_from(cap).unwrap_or(usize::MAX),
                 ..ReplayCache::default()
             }),
         })
+    }
+
+    /// Refuses every request signed before `start_ms` (Unix ms, the
+    /// server's start): the replay cache of an earlier process is gone, so
+    /// its requests, still inside their window, could otherwise be replayed.
+    pub fn refuse_signed_before(mut self, start_ms: u64) -> Authenticator {
+        self.not_before_ms = start_ms;
+        self
     }
 
     /// Authenticates one request at server time `now_ms` (Unix ms).
@@ -305,6 +324,9 @@ impl Authenticator {
             return Err(AuthError::Future {
                 window_ms: self.window_ms,
             });
+        }
+        if ts_ms < self.not_before_ms {
+            return Err(AuthError::BeforeStart);
         }
         let mut sig = [0u8; 32];
         if sig_hex.len() != 64 || hex::decode_to_slice(sig_hex, &mut sig).is_err() {
@@ -488,6 +510,31 @@ mod tests {
         let edge = (now - 5_000).to_string();
         let edge_sig = sign(b"s3cret-desk", now - 5_000, "GET", "/v1/algo-orders", b"");
         assert!(check(creds("desk", &edge, &edge_sig), "GET", "/v1/algo-orders").is_ok());
+    }
+
+    #[test]
+    fn requests_signed_before_the_start_are_refused() {
+        let start = 1_700_000_000_000u64;
+        let a = Authenticator::from_config(&cfg())
+            .unwrap()
+            .refuse_signed_before(start);
+        for (ts, ok) in [(start - 1, false), (start - 4_000, false), (start, true)] {
+            let sig = sign(b"s3cret-desk", ts, "POST", "/v1/kill-switch", b"");
+            let r = a.check(
+                start + 100,
+                creds("desk", &ts.to_string(), &sig),
+                "POST",
+                "/v1/kill-switch",
+                b"",
+            );
+            match ok {
+                true => assert!(r.is_ok(), "{ts}: {r:?}"),
+                false => {
+                    assert_eq!(r, Err(AuthError::BeforeStart), "{ts}");
+                    assert_eq!(AuthError::BeforeStart.code(), "stale_timestamp");
+                }
+            }
+        }
     }
 
     #[test]

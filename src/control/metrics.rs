@@ -16,6 +16,7 @@
 //! control plane's own counters through `prometheus-client`.
 
 use crate::algo::RiskRefusal;
+use crate::order::DialectError;
 use crossbeam::utils::CachePadded;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -162,6 +163,9 @@ pub struct FeedCounters {
     pub mold_gaps: Counter,
     /// MoldUDP64 re-request packets sent.
     pub mold_rerequests: Counter,
+    /// MoldUDP64 packets that did not parse (or whose blocks ran past the
+    /// packet).
+    pub mold_malformed: Counter,
     /// Market-data messages applied to books.
     pub messages: Counter,
 }
@@ -171,6 +175,31 @@ impl FeedCounters {
     #[inline]
     pub fn decode_error(&self, e: &crate::wire::Error) {
         self.decode_errors[DecodeErrorKind::of(e) as usize].inc();
+    }
+}
+
+/// The kinds of [`DialectError`] (venue reports that did not decode), as
+/// metric label values, in [`ouch_kind`] order.
+pub const OUCH_DECODE_KINDS: [&str; 7] = [
+    "truncated",
+    "unknown_type",
+    "bad_value",
+    "foreign_id",
+    "buffer_too_small",
+    "out_of_range",
+    "malformed",
+];
+
+/// The index in [`OUCH_DECODE_KINDS`] of a dialect error.
+pub const fn ouch_kind(e: &DialectError) -> usize {
+    match e {
+        DialectError::Truncated { .. } => 0,
+        DialectError::UnknownType(_) => 1,
+        DialectError::BadValue { .. } => 2,
+        DialectError::ForeignId => 3,
+        DialectError::BufferTooSmall { .. } => 4,
+        DialectError::OutOfRange { .. } => 5,
+        DialectError::Malformed { .. } => 6,
     }
 }
 
@@ -236,11 +265,23 @@ pub struct OrderCounters {
     pub fills: Counter,
     /// Venue rejects, by reason code.
     pub rejects: RejectCounters,
-    /// Risk refusals, indexed like [`RiskRefusal::ALL`].
+    /// Risk refusals, indexed like [`RiskRefusal::ALL`]: parents refused
+    /// at creation or amendment, and each time a parent starts waiting on a
+    /// check for its next child.
     pub risk_refusals: [Counter; RiskRefusal::ALL.len()],
+    /// Venue reports that did not decode, indexed like [`OUCH_DECODE_KINDS`].
+    pub decode_errors: [Counter; OUCH_DECODE_KINDS.len()],
 }
 
 impl OrderCounters {
+    /// Counts one venue report that did not decode.
+    #[inline]
+    pub fn decode_error(&self, e: &DialectError) {
+        if let Some(c) = self.decode_errors.get(ouch_kind(e)) {
+            c.inc();
+        }
+    }
+
     /// Counts one risk refusal.
     #[inline]
     pub fn risk_refused(&self, r: RiskRefusal) {
@@ -529,18 +570,26 @@ impl Collector for HotCollector {
             "queue",
             queues(&h.nic.tx_frames),
         )?;
-        labelled_counters(
-            &mut enc,
-            "floe_decode_errors",
-            "Frames or messages a decoder refused, by kind.",
-            "kind",
-            DecodeErrorKind::ALL.iter().map(|k| {
-                (
-                    k.label().to_string(),
-                    h.feed.decode_errors[*k as usize].get(),
-                )
-            }),
-        )?;
+        {
+            let mut fam = enc.encode_descriptor(
+                "floe_decode_errors",
+                "Frames or messages a decoder refused, by protocol and kind.",
+                None,
+                MetricType::Counter,
+            )?;
+            let itch = DecodeErrorKind::ALL
+                .iter()
+                .map(|k| ("itch", k.label(), h.feed.decode_errors[*k as usize].get()));
+            let mold = std::iter::once(("moldudp64", "malformed", h.feed.mold_malformed.get()));
+            let ouch = OUCH_DECODE_KINDS
+                .iter()
+                .zip(h.orders.decode_errors.iter())
+                .map(|(k, c)| ("ouch", *k, c.get()));
+            for (protocol, kind, v) in itch.chain(mold).chain(ouch) {
+                let labels = [("protocol", protocol), ("kind", kind)];
+                ConstCounter::new(v).encode(fam.encode_family(&labels)?)?;
+            }
+        }
         counter(
             &mut enc,
             "floe_moldudp64_gaps",
@@ -662,27 +711,27 @@ impl Exporter {
         registry.register_collector(Box::new(HotCollector { hot, gateway }));
         registry.register(
             "floe_http_responses",
-            "HTTP responses by status code.",
+            "HTTP responses by status code",
             control.responses.clone(),
         );
         registry.register(
             "floe_auth_refusals",
-            "Requests refused by authentication, by error code.",
+            "Requests refused by authentication, by error code",
             control.auth_refusals.clone(),
         );
         registry.register(
             "floe_engine_busy",
-            "Commands refused because the engine's queue was full.",
+            "Commands refused because the engine's queue was full",
             control.engine_busy.clone(),
         );
         registry.register(
             "floe_reply_timeouts",
-            "Commands whose reply did not arrive in time.",
+            "Commands whose reply did not arrive in time",
             control.reply_timeouts.clone(),
         );
         registry.register(
             "floe_commands_inflight",
-            "Commands waiting for the engine's reply.",
+            "Commands waiting for the engine's reply",
             control.inflight.clone(),
         );
         Exporter { registry, control }
@@ -780,6 +829,8 @@ mod tests {
         hot.nic.tx(99, 2);
         hot.feed.decode_error(&crate::wire::Error::BadChecksum("x"));
         hot.feed.mold_gaps.inc();
+        hot.feed.mold_malformed.add(2);
+        hot.orders.decode_error(&DialectError::ForeignId);
         hot.orders.sent.add(3);
         hot.orders.rejects.record(42);
         hot.orders.risk_refused(RiskRefusal::PriceCollar);
@@ -794,7 +845,9 @@ mod tests {
         for line in [
             "floe_nic_rx_frames_total{queue=\"1\"} 5",
             "floe_nic_tx_frames_total{queue=\"7\"} 2",
-            "floe_decode_errors_total{kind=\"bad_checksum\"} 1",
+            "floe_decode_errors_total{protocol=\"itch\",kind=\"bad_checksum\"} 1",
+            "floe_decode_errors_total{protocol=\"moldudp64\",kind=\"malformed\"} 2",
+            "floe_decode_errors_total{protocol=\"ouch\",kind=\"foreign_id\"} 1",
             "floe_moldudp64_gaps_total 1",
             "floe_orders_sent_total 3",
             "floe_rejects_total{reason=\"42\"} 1",
@@ -811,5 +864,7 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+        // prometheus-client ends every HELP text with a period itself.
+        assert!(!text.contains(".."), "{text}");
     }
 }

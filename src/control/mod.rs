@@ -104,7 +104,10 @@ pub fn spawn(
     gateway: gateway::Gateway,
     counters: Arc<metrics::HotCounters>,
 ) -> Result<ControlHandle, ControlError> {
-    let auth = auth::Authenticator::from_config(&config.control)?;
+    // Requests signed before this start may have been accepted by a
+    // previous process, whose replay cache is gone.
+    let auth = auth::Authenticator::from_config(&config.control)?
+        .refuse_signed_before(auth::unix_ms_now());
     let bind_err = |source| ControlError::Bind {
         addr: config.control.listen.clone(),
         source,

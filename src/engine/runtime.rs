@@ -37,7 +37,7 @@ use hdrhistogram::Histogram;
 
 use super::idle::Idle;
 use super::recorder::{Recorder, RecorderError, RecoveryReport};
-use super::{Action, Engine, Outbox, INPUT_RESERVE};
+use super::{Action, CommandError, Engine, Outbox, Record, Reply, INPUT_RESERVE};
 use crate::book::Books;
 use crate::config::{Config, Dialect};
 use crate::control::gateway::EngineEndpoint;
@@ -191,7 +191,11 @@ pub struct Runtime {
     halted: Option<&'static str>,
     stats: RuntimeStats,
     recovery: RecoveryReport,
+    /// MoldUDP64 gaps, malformed packets and stack frames sent, as last
+    /// published to the metrics (the sources count cumulatively).
     gaps_reported: u64,
+    malformed_reported: u64,
+    tx_reported: u64,
 }
 
 impl Runtime {
@@ -242,6 +246,8 @@ impl Runtime {
             stats: RuntimeStats::default(),
             recovery,
             gaps_reported: 0,
+            malformed_reported: 0,
+            tx_reported: 0,
         };
         if let Some(c) = rt.control.as_mut() {
             c.publish_all(&rt.engine);
@@ -327,6 +333,13 @@ impl Runtime {
         }
         if let Some(c) = self.control.as_mut() {
             c.flush();
+        }
+        // Every frame the stack sent this cycle (orders, ACKs, ARP, IGMP,
+        // re-requests, heartbeats); the runtime drives one queue.
+        let tx = self.net.counters().device.tx_frames;
+        if tx > self.tx_reported {
+            self.counters.nic.tx(0, tx - self.tx_reported);
+            self.tx_reported = tx;
         }
         if work > 0 {
             self.stats.busy_cycles += 1;
@@ -608,10 +621,20 @@ impl Runtime {
                 }
             }
         }
-        let gaps: u64 = sessions.iter().map(|s| s.counters().gaps).sum();
+        let (gaps, malformed) = sessions.iter().fold((0, 0), |(g, m), s| {
+            let c = s.counters();
+            (g + c.gaps, m + c.malformed)
+        });
         if gaps > self.gaps_reported {
             counters.feed.mold_gaps.add(gaps - self.gaps_reported);
             self.gaps_reported = gaps;
+        }
+        if malformed > self.malformed_reported {
+            counters
+                .feed
+                .mold_malformed
+                .add(malformed - self.malformed_reported);
+            self.malformed_reported = malformed;
         }
         if work > 0 {
             self.next_net_poll = now;
@@ -668,11 +691,16 @@ impl Runtime {
                     if halted.is_some() {
                         continue;
                     }
+                    let t0 = clock.now();
                     match recorder.record(&rec) {
                         Ok(_seq) => {
+                            counters.journal.append_ns.record(clock.now().since(t0).0);
                             stats.journal_records += 1;
                             counters.journal.records.inc();
                             counters.journal.bytes.add(rec.encoded_len() as u64);
+                            if let Record::ParentWait { reason, .. } = &rec {
+                                counters.orders.risk_refused(*reason);
+                            }
                         }
                         Err(_) => {
                             // Without the record nothing after it may leave.
@@ -696,7 +724,6 @@ impl Runtime {
                         Ok(n) if n > 0 => {
                             stats.orders_sent += 1;
                             counters.orders.sent.inc();
-                            counters.nic.tx(0, 1);
                             if let Some(t) = *trigger {
                                 let d = clock.now().since(t).0.clamp(1, TTT_MAX_NS);
                                 let _ = ttt.record(d);
@@ -714,6 +741,13 @@ impl Runtime {
                     }
                 }
                 other => {
+                    if let Action::Reply {
+                        reply: Reply::Refused(CommandError::Risk(r)),
+                        ..
+                    } = other
+                    {
+                        counters.orders.risk_refused(r);
+                    }
                     if let Some(c) = control.as_mut() {
                         c.route(&other);
                     }
@@ -792,7 +826,10 @@ fn on_soup_event(
                     *trigger = Some(rx_ts);
                 }
             }
-            Err(_) => stats.report_decode_errors += 1,
+            Err(e) => {
+                stats.report_decode_errors += 1;
+                counters.orders.decode_error(&e);
+            }
         },
         SoupEvent::LoggedIn { session, sequence } => {
             let expected = engine.next_expected_soup_seq();
