@@ -21,6 +21,7 @@
 //! | [`journal`] | append-only mmap journal and crash recovery |
 //! | [`control`] | REST API and metrics on their own thread |
 //! | [`exchange`] | the simulated venue used by the demo, tests and benchmarks |
+//! | [`bench`] | the tick-to-trade benchmark behind `floe bench` |
 //!
 //! Crate-level invariants:
 //! - decoders in [`wire`] never panic on any byte string and never allocate;
@@ -34,6 +35,7 @@ pub mod time;
 pub mod types;
 
 pub mod algo;
+pub mod bench;
 pub mod book;
 pub mod control;
 pub mod engine;
