@@ -70,7 +70,7 @@ impl Client {
 }
 
 /// What the load generator did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct LoadStats {
     /// Requests sent.
     pub requests: u64,
@@ -84,6 +84,8 @@ pub struct LoadStats {
     pub achieved_per_sec: f64,
     /// Slowest request, µs.
     pub max_request_us: u64,
+    /// The first refusal or failure, if any.
+    pub first_error: Option<String>,
 }
 
 /// Sends `rate_per_sec` read requests per second while `on` is set, until
@@ -129,7 +131,15 @@ pub fn load(
             st.requests += 1;
             match r {
                 Ok((200, _)) => st.ok += 1,
-                _ => st.errors += 1,
+                Ok((status, body)) => {
+                    st.errors += 1;
+                    st.first_error
+                        .get_or_insert_with(|| format!("GET {path}: {status} {body}"));
+                }
+                Err(e) => {
+                    st.errors += 1;
+                    st.first_error.get_or_insert(e);
+                }
             }
         }
         on_time += start.elapsed();

@@ -198,11 +198,8 @@ pub fn drive<L: VenueLink + ?Sized>(
         .collect();
     let mut events = [0u64; SLOTS];
     let mut behind = 0u64;
-    let interval = if plan.rate_per_sec > 0 {
-        Duration::from_nanos(1_000_000_000 / plan.rate_per_sec)
-    } else {
-        Duration::ZERO
-    };
+    let interval =
+        Duration::from_nanos(1_000_000_000u64.checked_div(plan.rate_per_sec).unwrap_or(0));
     let total = plan.warmup + plan.events;
     let block = plan.block.max(1);
     let mut current = u32::MAX;
@@ -213,9 +210,9 @@ pub fn drive<L: VenueLink + ?Sized>(
     for i in 0..total {
         let (slot, kind) = slot_of(plan, i);
         let starts_block = if i < plan.warmup {
-            i % block == 0
+            i.is_multiple_of(block)
         } else {
-            (i - plan.warmup) % block == 0
+            (i - plan.warmup).is_multiple_of(block)
         };
         if slot != current {
             if let Some(l) = load {

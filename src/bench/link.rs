@@ -66,7 +66,7 @@ impl<N: Nic> SmolLink<N> {
         let mut scratch = Box::new([0u8; MAX_FRAME_LEN]);
         let mut dev = DeviceCounters::default();
         let mut iconf = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
-        iconf.random_seed = 0x5eed_0f_f10e;
+        iconf.random_seed = 0x005e_ed0f_f10e;
         let origin = Instant::now();
         let mut iface = {
             let mut device = NicDevice::new(&mut nic, &mut ring, &mut scratch, &mut dev);

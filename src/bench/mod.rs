@@ -563,11 +563,18 @@ fn run_side(opts: &BenchOptions, spec: SideSpec) -> Result<SideRun, String> {
                         return Err(e);
                     }
                 };
+                // Building the path may have moved the thread (DPDK's EAL
+                // pins its caller): pin again.
+                pin(core);
                 Ok(hot::run(&mut path, &phase, idle))
             })
         }
     }();
-    let outcome = (|| -> Result<(Vec<u64>, Option<(Worker<control_load::LoadStats>, Arc<AtomicBool>)>), String> {
+    type Started = (
+        Vec<u64>,
+        Option<(Worker<control_load::LoadStats>, Arc<AtomicBool>)>,
+    );
+    let outcome = (|| -> Result<Started, String> {
         let _ = hot.as_ref().map_err(|e| e.clone())?;
         wait(Progress::VenueReady, Duration::from_secs(40))?;
         let ids = create_parents(&client)?;
@@ -646,7 +653,7 @@ fn side_report(label: &str, opts: &BenchOptions, run: &SideRun) -> SideReport {
 }
 
 fn control_report(target: u64, run: &SideRun, off: &Histogram<u64>) -> Option<ControlLoadReport> {
-    let load = run.load?;
+    let load = run.load.clone()?;
     let s = &run.hot.slots;
     let on = merged(&[&s[FILL_LOADED as usize], &s[MARKET_DATA_LOADED as usize]]);
     let (off_s, on_s) = (Stats::of(off), Stats::of(&on));

@@ -152,12 +152,9 @@ pub fn plot_svg(path: &Path, title: &str, series: &[Series<'_>]) -> Result<(), S
             (s.label.clone(), pts)
         })
         .collect();
-    let y_max = curves
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(0.0f64, f64::max)
-        .max(0.001)
-        * 1.1;
+    let ys = || curves.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y));
+    let y_max = ys().fold(0.0f64, f64::max).max(0.01) * 1.5;
+    let y_min = ys().fold(f64::MAX, f64::min).clamp(0.001, y_max / 10.0) * 0.7;
     let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
     let e = |e: &dyn std::fmt::Display| format!("plot {}: {e}", path.display());
     root.fill(&WHITE).map_err(|x| e(&x))?;
@@ -166,7 +163,7 @@ pub fn plot_svg(path: &Path, title: &str, series: &[Series<'_>]) -> Result<(), S
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0f64..NINES, 0f64..y_max)
+        .build_cartesian_2d(0f64..NINES, (y_min..y_max).log_scale())
         .map_err(|x| e(&x))?;
     chart
         .configure_mesh()
@@ -177,7 +174,8 @@ pub fn plot_svg(path: &Path, title: &str, series: &[Series<'_>]) -> Result<(), S
             format!("{p:.digits$}%")
         })
         .x_desc("percentile")
-        .y_desc("tick-to-trade, µs")
+        .y_desc("tick-to-trade, µs (log)")
+        .y_label_formatter(&|y| format!("{y:.3}"))
         .draw()
         .map_err(|x| e(&x))?;
     let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];

@@ -591,6 +591,7 @@ mod tests {
             let p = moldudp64::Packet::new_checked(bytes).unwrap();
             let mut last = None;
             for m in p.blocks() {
+                let m = m.unwrap();
                 if let Some(q) =
                     crate::feed::itch::apply_bytes(books, m, crate::time::Nanos(0)).unwrap()
                 {
