@@ -107,3 +107,48 @@ fn short_memory_run_writes_json_hgrm_and_svg() {
     assert!(svg.matches("<polyline").count() >= 2, "two curves");
     assert!(svg.contains("market data -&gt; re-price") || svg.contains("market data -> re-price"));
 }
+
+/// The veth run (root): floe on AF_PACKET and the kernel-socket peer over
+/// the same veth pair, both measured, with their ratio.
+#[test]
+fn short_af_packet_run_measures_floe_and_the_kernel_peer() {
+    if !floe::nic::veth::is_root() {
+        eprintln!("skipped: floe bench --nic af_packet needs root (namespaces, veth, raw sockets)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_floe"))
+            .args([
+                "bench",
+                "--nic",
+                "af_packet",
+                "--events",
+                "2000",
+                "--warmup",
+                "200",
+                "--block",
+                "200",
+                "--json",
+            ])
+            .arg("--journal-dir")
+            .arg(dir.path())
+            .env("RUST_LOG", "warn"),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "floe bench failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["nic"], "af_packet");
+    for side in ["floe", "peer"] {
+        let t = &v[side]["tick_to_trade_ns"];
+        assert_eq!(t["count"], 2000, "{side}: {t}");
+        assert!(t["p50"].as_u64().unwrap() > 0, "{side}: {t}");
+    }
+    let r = v["ratio"]["p50"].as_f64().expect("a ratio");
+    assert!(r > 0.0 && r.is_finite(), "{r}");
+}

@@ -120,8 +120,10 @@ fn venue_ns(origin: Instant) -> u64 {
 }
 
 /// Pumps `link` until `done(script)` or `limit` passes.
+#[allow(clippy::too_many_arguments)]
 fn pump_until<L: VenueLink + ?Sized>(
     link: &mut L,
+    phase: &Phase,
     script: &mut VenueScript,
     origin: Instant,
     idle: &mut Idle,
@@ -139,6 +141,9 @@ fn pump_until<L: VenueLink + ?Sized>(
         } else {
             if Instant::now() > until {
                 return Err(format!("{what}: nothing within {limit:?}"));
+            }
+            if phase.stopped() {
+                return Err(format!("{what}: the appliance stopped"));
             }
             idle.idle(Duration::ZERO);
         }
@@ -163,6 +168,7 @@ pub fn drive<L: VenueLink + ?Sized>(
     let _ = progress.send(Progress::Listening);
     pump_until(
         link,
+        phase,
         &mut script,
         origin,
         &mut idle,
@@ -179,6 +185,7 @@ pub fn drive<L: VenueLink + ?Sized>(
     let _ = progress.send(Progress::VenueReady);
     pump_until(
         link,
+        phase,
         &mut script,
         origin,
         &mut idle,
@@ -284,7 +291,7 @@ pub fn drive<L: VenueLink + ?Sized>(
             if moved {
                 idle.reset();
             } else {
-                if Instant::now() > until {
+                if Instant::now() > until || phase.stopped() {
                     return Err(format!(
                         "trigger {i} ({kind:?}): no child order within {:?}",
                         plan.child_timeout

@@ -24,8 +24,10 @@
 //! On two cores shared with everything else, the hot thread and the driver
 //! each get one core (pinned) and both use the `spin_yield` idle strategy:
 //! they spin while there is work and yield the core after 64 idle polls, so
-//! the control plane and the kernel's softirqs still get to run. Bare-metal
-//! figures want `--idle spin` on isolated cores.
+//! the control plane and the kernel's softirqs still get to run. The control
+//! plane (and the control-load generator) run on the driver's core, as a
+//! desk keeps the hot thread's core for the hot thread. Bare-metal figures
+//! want `--idle spin` on isolated cores.
 
 pub mod control_load;
 pub mod driver;
@@ -504,8 +506,19 @@ fn run_side(opts: &BenchOptions, spec: SideSpec) -> Result<SideRun, String> {
     let phase = Arc::new(Phase::new());
     let counters = Arc::new(HotCounters::new());
     let (gw, endpoint) = gateway::channel(&cfg);
-    let control =
-        control::spawn(&cfg, gw, counters.clone()).map_err(|e| format!("control plane: {e}"))?;
+    // The control plane's threads inherit the affinity of the thread that
+    // starts them: started from a thread on the driver's core, they share
+    // that core and leave the hot thread's core to it alone.
+    let control = {
+        let (cfg, counters, core) = (cfg.clone(), counters.clone(), opts.driver_core);
+        std::thread::spawn(move || {
+            pin(core);
+            control::spawn(&cfg, gw, counters)
+        })
+        .join()
+        .map_err(|_| "the control plane's start panicked".to_string())?
+        .map_err(|e| format!("control plane: {e}"))?
+    };
     let client = control_load::Client::new(control.local_addr(), API_KEY, API_SECRET);
     let load_on = Arc::new(AtomicBool::new(false));
     let plan = Plan {
@@ -583,7 +596,9 @@ fn run_side(opts: &BenchOptions, spec: SideSpec) -> Result<SideRun, String> {
             let stop = Arc::new(AtomicBool::new(false));
             let (on, st, ids2) = (load_on.clone(), stop.clone(), ids.clone());
             let c = control_load::Client::new(control.local_addr(), API_KEY, API_SECRET);
+            let core = opts.driver_core;
             let w = Worker::spawn("floe-bench-load", None, move || {
+                pin(core);
                 control_load::load(&c, control_load_per_sec, &ids2, &on, &st)
             })?;
             Some((w, stop))

@@ -71,9 +71,12 @@ pub struct Args {
     /// Fail if a child takes longer than this, ms.
     #[arg(long, default_value_t = 5_000)]
     pub child_timeout_ms: u64,
-    /// Print JSON.
+    /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the JSON report here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
     /// Write HdrHistogram percentile-distribution text (µs) of floe's
     /// tick-to-trade here; the peer's and the loaded half's go beside it
     /// as NAME.peer.hgrm and NAME.loaded.hgrm.
@@ -268,8 +271,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report::plot_svg(path, "floe tick-to-trade by percentile", &series)
             .map_err(|e| anyhow::anyhow!(e))?;
     }
+    let json = serde_json::to_string_pretty(&r)?;
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, &json).with_context(|| format!("write {}", path.display()))?;
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        println!("{json}");
     } else {
         print!("{}", table(&r));
     }
