@@ -22,6 +22,7 @@
 //! | [`control`] | REST API and metrics on their own thread |
 //! | [`exchange`] | the simulated venue used by the demo, tests and benchmarks |
 //! | [`app`] | the venue, the appliance and the control plane in one process (`floe demo`, `floe bench`, end-to-end tests) |
+//! | [`bench`] | the tick-to-trade benchmark behind `floe bench` |
 //!
 //! Crate-level invariants:
 //! - decoders in [`wire`] never panic on any byte string and never allocate;
@@ -36,6 +37,7 @@ pub mod types;
 
 pub mod algo;
 pub mod app;
+pub mod bench;
 pub mod book;
 pub mod control;
 pub mod engine;
