@@ -343,3 +343,222 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// The session catching up over the venue's re-request server
+// ---------------------------------------------------------------------------
+
+mod catch_up {
+    use super::common::itch_gen::{random_message, realistic_type};
+    use floe::config::FeedConfig;
+    use floe::exchange::publisher::{Publisher, PublisherConfig};
+    use floe::feed::moldudp64::{MoldConfig, MoldCounters, MoldSession};
+    use floe::time::Nanos;
+    use floe::wire::moldudp64::{Packet, REQUEST_LEN};
+    use rand::rngs::Xoshiro256PlusPlus;
+    use rand::SeedableRng;
+    use std::collections::VecDeque;
+
+    /// Live rate, messages per second (the end-to-end venue's order).
+    const RATE: u64 = 1_400;
+    /// Messages published before the client joins.
+    const BACKLOG: u64 = 20_000;
+    /// The client's duty cycle.
+    const TICK_NS: u64 = 50_000;
+    /// One-way latency, both directions.
+    const LATENCY_NS: u64 = 100_000;
+    /// Run this long after catching up.
+    const AFTER_NS: u64 = 3_000_000_000;
+
+    struct Run {
+        /// Nanoseconds from joining to the first moment nothing was missing.
+        caught_up_after: u64,
+        /// Messages delivered in the `AFTER_NS` after catching up.
+        delivered_after: u64,
+        /// The largest lag (messages sent but not delivered) after catching up.
+        max_lag_after: u64,
+        /// Requests written after catching up.
+        requests_after: u64,
+        /// Messages published before the first packet the client received.
+        missed: u64,
+        /// Re-request answers the venue sent, and the messages they carried.
+        answers: u64,
+        answered_messages: u64,
+        counters: MoldCounters,
+    }
+
+    /// A live stream at [`RATE`] from the venue's [`Publisher`] (packets of
+    /// up to `max_payload` bytes), a client with `start_sequence = 1` and the
+    /// shipped `[feed]` defaults joining after [`BACKLOG`] messages, and the
+    /// venue's `handle_request` answering every request with one packet of
+    /// what fits. Checks in the callback that every message arrives once, in
+    /// order, with the bytes the venue published.
+    fn run(max_payload: usize, seed: u64) -> Run {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut venue = Publisher::new(
+            PublisherConfig {
+                max_payload,
+                flush_after_ns: 0,
+                ..PublisherConfig::default()
+            },
+            0,
+        );
+        let cfg = MoldConfig::from_config(&FeedConfig {
+            start_sequence: 1,
+            ..FeedConfig::default()
+        });
+        let mut client = MoldSession::new(cfg);
+        let mut published: Vec<Vec<u8>> = vec![Vec::new()]; // index = sequence
+        let mut next = 1u64;
+        let mut check = |seq: u64, msg: &[u8], published: &Vec<Vec<u8>>| {
+            assert_eq!(seq, next, "in order, each once");
+            assert_eq!(Some(msg), published.get(seq as usize).map(|m| &m[..]));
+            next += 1;
+        };
+        let interval = 1_000_000_000 / RATE;
+        let join_at = BACKLOG * interval;
+        let mut buf = vec![0u8; 2048];
+        let mut down: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+        let mut up: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+        let (mut answers, mut answered_messages) = (0, 0);
+        let mut caught_up_at: Option<(u64, u64, u64)> = None;
+        let mut missed = None;
+        let mut max_lag_after = 0;
+        let mut t = 0u64;
+        loop {
+            // The venue: publish what is due, send what is due.
+            while published.len() as u64 * interval <= t {
+                let ty = realistic_type(&mut rng);
+                let m = random_message(&mut rng, ty);
+                let mut bytes = vec![0u8; 64];
+                let n = m.emit(&mut bytes).expect("emit");
+                bytes.truncate(n);
+                published.push(bytes);
+                venue.publish_message(t, &m).expect("publish");
+            }
+            while let Some(n) = venue.poll_transmit(t, &mut buf) {
+                if t >= join_at {
+                    let first = Packet::new_checked(&buf[..n]).expect("packet").sequence();
+                    missed.get_or_insert(first - 1);
+                    down.push_back((t + LATENCY_NS, buf[..n].to_vec()));
+                }
+            }
+            while up.front().is_some_and(|(at, _)| *at <= t) {
+                let (_, req) = up.pop_front().expect("front");
+                if let Some(n) = venue.handle_request(&req, &mut buf) {
+                    answers += 1;
+                    answered_messages += u64::from(
+                        Packet::new_checked(&buf[..n])
+                            .expect("answer")
+                            .message_count(),
+                    );
+                    down.push_back((t + LATENCY_NS, buf[..n].to_vec()));
+                }
+            }
+            if t >= join_at {
+                // The client's duty cycle.
+                while down.front().is_some_and(|(at, _)| *at <= t) {
+                    let (_, p) = down.pop_front().expect("front");
+                    client.on_packet(&p, &mut |s, m| check(s, m, &published));
+                }
+                let mut req = [0u8; REQUEST_LEN];
+                while let Some(n) =
+                    client.poll_request(Nanos(t), &mut req, &mut |s, m| check(s, m, &published))
+                {
+                    up.push_back((t + LATENCY_NS, req[..n].to_vec()));
+                }
+                let lag = venue.next_sequence() - client.expected();
+                match caught_up_at {
+                    None if client.expected() > 1 && !client.has_gap() => {
+                        caught_up_at = Some((t, client.expected(), client.counters().requests));
+                    }
+                    None => assert!(
+                        t - join_at < 10_000_000_000,
+                        "no catch-up 10 s after joining: expected {}, venue at {}, {:?}",
+                        client.expected(),
+                        venue.next_sequence(),
+                        client.counters()
+                    ),
+                    Some((at, from, requests)) => {
+                        max_lag_after = max_lag_after.max(lag);
+                        if t >= at + AFTER_NS {
+                            return Run {
+                                caught_up_after: at - join_at,
+                                delivered_after: client.expected() - from,
+                                max_lag_after,
+                                requests_after: client.counters().requests - requests,
+                                missed: missed.unwrap_or(0),
+                                answers,
+                                answered_messages,
+                                counters: *client.counters(),
+                            };
+                        }
+                    }
+                }
+                t += TICK_NS;
+            } else {
+                t = (t + interval).min(join_at);
+            }
+        }
+    }
+
+    fn check_converges(r: &Run, answer_at_most: u64) {
+        let c = &r.counters;
+        eprintln!(
+            "caught up {} messages in {:.1} ms: {} answers ({} messages), {c:?}",
+            r.missed,
+            r.caught_up_after as f64 / 1e6,
+            r.answers,
+            r.answered_messages
+        );
+        assert!(
+            r.caught_up_after < 1_000_000_000,
+            "caught up {} ms after joining (backlog {BACKLOG}): {c:?}",
+            r.caught_up_after / 1_000_000
+        );
+        // Every answer is one packet of what fits; the requests followed them.
+        assert!(r.answers > 0 && r.answered_messages <= r.answers * answer_at_most);
+        assert!(
+            r.missed >= BACKLOG - 100 && r.answered_messages >= r.missed,
+            "the backlog came by re-request"
+        );
+        assert_eq!(c.messages_lost, 0, "{c:?}");
+        assert_eq!(
+            c.request_retries, 0,
+            "no request waited for a timeout: {c:?}"
+        );
+        assert_eq!(c.duplicate_messages, 0, "nothing asked for twice: {c:?}");
+        // Then delivery runs at the live rate, a packet's worth behind.
+        let rate = r.delivered_after * 1_000_000_000 / AFTER_NS;
+        assert!(
+            rate.abs_diff(RATE) <= RATE / 100,
+            "{rate} messages/s delivered after catching up, live {RATE}/s"
+        );
+        assert!(
+            r.max_lag_after <= answer_at_most,
+            "lag {} after catching up",
+            r.max_lag_after
+        );
+        assert_eq!(r.requests_after, 0, "no gap after catching up: {c:?}");
+        assert_eq!(c.gaps, 1, "one gap: what was missed before joining: {c:?}");
+    }
+
+    /// Full-size answers (the venue's 1400-byte payload: ~40 messages).
+    #[test]
+    fn catch_up_from_one_converges_to_the_live_rate() {
+        let r = run(1400, 1);
+        check_converges(&r, 1400 / 20);
+        // The answers in flight fit the reorder slots beside the live packets.
+        assert_eq!(r.counters.reorder_overflow + r.counters.reorder_evicted, 0);
+    }
+
+    /// Answers of a few messages each (a 120-byte payload), far below the
+    /// ranges asked for, and a live packet per message: the live packets
+    /// outgrow the reorder slots before the backlog is in, yet catching up
+    /// still outruns the live feed (slots go to what is nearest delivery).
+    #[test]
+    fn catch_up_with_small_answers_converges_to_the_live_rate() {
+        let r = run(120, 2);
+        check_converges(&r, 120 / 20);
+    }
+}

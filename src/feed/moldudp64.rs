@@ -7,9 +7,19 @@
 //! buffer. A packet that arrives ahead of a gap is copied into a fixed pool
 //! of reorder slots; [`MoldSession::poll_request`] writes the re-request
 //! packets the gaps call for (a bounded number outstanding, each re-sent
-//! after a timeout, given up after a bounded number of tries — the lost
-//! messages are then counted and skipped). Heartbeats and end-of-session
-//! packets reveal gaps too (their sequence is the next one expected).
+//! after a timeout, given up after a bounded number of tries without
+//! progress — the lost messages are then counted and skipped). Heartbeats
+//! and end-of-session packets reveal gaps too (their sequence is the next
+//! one expected).
+//!
+//! A request server answers each request with one packet: as many of the
+//! asked-for messages as fit, often fewer than asked. A packet that covers
+//! the front of an outstanding request therefore makes the rest of its range
+//! due at once (a continuation, not a retry), and the session learns how
+//! many messages an answer carries: requests ask for about two answers'
+//! worth, so a long gap is fetched by up to `max_outstanding` requests in
+//! flight at once, each answered packet followed by the next request, while
+//! what arrives ahead of the front stays within a few reorder slots.
 //!
 //! Guarantees: never panics on any bytes, never allocates after
 //! [`MoldSession::new`], never reads a clock (time is passed in).
@@ -66,20 +76,28 @@ pub struct MoldCounters {
     pub duplicate_packets: u64,
     /// Messages skipped because they had already been delivered.
     pub duplicate_messages: u64,
-    /// Gaps detected (a packet, heartbeat or end of session ahead of the next expected message).
+    /// Gaps detected: a packet, heartbeat or end of session ahead of every
+    /// message known so far (missing messages the wire revealed; one per hole).
     pub gaps: u64,
-    /// Request packets written (first tries and retries).
+    /// Request packets written (first tries, continuations and retries).
     pub requests: u64,
-    /// Of those, retries after a timeout.
+    /// Of those, continuations: the rest of a range re-requested at once
+    /// after a packet covered its front.
+    pub request_continuations: u64,
+    /// Of those, retries after a timeout without progress.
     pub request_retries: u64,
-    /// Gaps given up after the last retry.
+    /// Ranges given up after the last retry.
     pub gaps_abandoned: u64,
     /// Messages never received and skipped.
     pub messages_lost: u64,
     /// Packets copied into a reorder slot.
     pub reordered: u64,
-    /// Out-of-order packets dropped because every slot was taken (they are re-requested).
+    /// Out-of-order packets dropped because every slot was taken by nearer
+    /// ones (they are re-requested).
     pub reorder_overflow: u64,
+    /// Buffered packets dropped to make room for one nearer the next
+    /// expected message (they are re-requested).
+    pub reorder_evicted: u64,
     /// Packets that failed to parse, or whose blocks ran past the packet.
     pub malformed: u64,
     /// Packets of another session while the current one is still open.
@@ -115,12 +133,17 @@ struct Slot {
 
 #[derive(Clone, Copy, Debug)]
 struct Outstanding {
+    /// First message still missing.
     from: u64,
-    count: u16,
+    /// One past the last message asked for.
+    end: u64,
     sent_at: Nanos,
+    /// Sends without progress.
     tries: u32,
     /// Out of retries: no longer sent, skipped when delivery reaches it.
     dead: bool,
+    /// A packet covered the front: the rest is to be asked for at once.
+    due: bool,
 }
 
 /// One MoldUDP64 downstream session.
@@ -139,6 +162,9 @@ pub struct MoldSession {
     free: Vec<u16>,
     storage: Vec<u8>,
     requests: Vec<Outstanding>,
+    /// Messages the request server put in its last answer that said how
+    /// much fits (0 until one did).
+    answer_hint: u64,
     counters: MoldCounters,
 }
 
@@ -156,6 +182,7 @@ impl MoldSession {
             free: (0..slots_n as u16).rev().collect(),
             storage: vec![0; slots_n * MAX_PACKET_LEN],
             requests: Vec::with_capacity(cfg.max_outstanding.max(1)),
+            answer_hint: 0,
             counters: MoldCounters::default(),
         }
     }
@@ -226,6 +253,9 @@ impl MoldSession {
                 self.counters.heartbeats += 1;
                 PacketOutcome::Heartbeat
             };
+            if seq > self.horizon {
+                self.counters.gaps += 1;
+            }
             self.learn_horizon(seq);
             return outcome;
         }
@@ -236,12 +266,21 @@ impl MoldSession {
             self.counters.duplicate_messages += count;
             return PacketOutcome::Duplicate;
         }
+        if seq > self.horizon {
+            self.counters.gaps += 1;
+        }
         self.learn_horizon(end);
         if seq > self.expected {
-            return self.buffer(bytes, seq, count as u16);
+            let outcome = self.buffer(bytes, seq, count as u16);
+            if outcome == PacketOutcome::Buffered {
+                self.covered(seq, end);
+            }
+            return outcome;
         }
         let before = self.counters.messages;
         self.deliver_packet(bytes, seq, deliver);
+        // What this packet supplied (a bad block stops it short).
+        self.covered(seq, self.expected.max(seq));
         self.drain_slots(deliver);
         PacketOutcome::Delivered(self.counters.messages - before)
     }
@@ -260,10 +299,12 @@ impl MoldSession {
         if out.len() < REQUEST_LEN {
             return None;
         }
-        // Requests whose range is now delivered are done.
+        // What is delivered is no longer asked for; ranges now empty are done.
         let expected = self.expected;
-        self.requests
-            .retain(|r| r.from + u64::from(r.count) > expected);
+        for r in &mut self.requests {
+            r.from = r.from.max(expected);
+        }
+        self.requests.retain(|r| r.from < r.end);
         // A given-up request at the front: skip what it covered.
         while let Some(i) = self
             .requests
@@ -271,8 +312,23 @@ impl MoldSession {
             .position(|r| r.dead && r.from <= self.expected)
         {
             let r = self.requests.swap_remove(i);
-            self.abandon_front(r.from + u64::from(r.count));
+            self.abandon_front(r.end);
             self.drain_slots(deliver);
+        }
+        // The rest of a range whose front was answered: at once.
+        if let Some(i) = self.requests.iter().position(|r| r.due && !r.dead) {
+            let from = self.requests[i].from;
+            let count = self.span(from, self.requests[i].end);
+            self.requests[i] = Outstanding {
+                from,
+                end: from + u64::from(count),
+                sent_at: now,
+                tries: 1,
+                dead: false,
+                due: false,
+            };
+            self.counters.request_continuations += 1;
+            return self.write_request(session, from, count, out);
         }
         // Re-send (or give up) requests that timed out.
         for i in 0..self.requests.len() {
@@ -286,45 +342,88 @@ impl MoldSession {
                 self.requests[i].dead = true;
                 continue;
             }
-            let from = r.from.max(self.expected);
-            let count =
-                (r.from + u64::from(r.count) - from).min(u64::from(MAX_REQUEST_COUNT)) as u16;
+            let count = self.span(r.from, r.end);
             self.requests[i] = Outstanding {
-                from,
-                count,
+                from: r.from,
+                end: r.from + u64::from(count),
                 sent_at: now,
                 tries: r.tries + 1,
                 dead: false,
+                due: false,
             };
             self.counters.request_retries += 1;
-            return self.write_request(session, from, count, out);
+            return self.write_request(session, r.from, count, out);
         }
         // New requests for holes nobody asked for yet.
         if self.requests.len() >= self.cfg.max_outstanding.max(1) {
             return None;
         }
         let (from, to) = self.first_unrequested_hole()?;
-        let count = (to - from).min(u64::from(MAX_REQUEST_COUNT)) as u16;
+        let count = self.span(from, to);
         self.requests.push(Outstanding {
             from,
-            count,
+            end: from + u64::from(count),
             sent_at: now,
             tries: 1,
             dead: false,
+            due: false,
         });
-        self.counters.gaps += 1;
         self.write_request(session, from, count, out)
     }
 
+    /// How many messages to ask for from `from` (missing, and less than
+    /// `end`): up to the next buffered packet, at most about two answers'
+    /// worth once the server has shown how much an answer carries, at least 1.
+    fn span(&self, from: u64, end: u64) -> u16 {
+        let chunk = match self.answer_hint {
+            0 => u64::from(MAX_REQUEST_COUNT),
+            n => n.saturating_mul(2).min(u64::from(MAX_REQUEST_COUNT)),
+        };
+        let next_slot = self
+            .slots
+            .iter()
+            .map(|s| s.seq)
+            .find(|&seq| seq > from)
+            .unwrap_or(u64::MAX);
+        (end.min(next_slot).saturating_sub(from)).clamp(1, chunk) as u16
+    }
+
+    /// A packet holding messages `[seq, end)` was accepted (delivered or
+    /// buffered): requests whose front it covers move past it, the rest of
+    /// their range due at once; an answer to a request says how many
+    /// messages fit one.
+    fn covered(&mut self, seq: u64, end: u64) {
+        let mut hint = self.answer_hint;
+        for r in &mut self.requests {
+            if r.from < seq || r.from >= end {
+                continue;
+            }
+            if r.from == seq && !r.dead {
+                let n = end - seq;
+                if n < r.end - r.from || n > hint {
+                    hint = n;
+                }
+            }
+            r.from = end;
+            if !r.dead && r.from < r.end {
+                r.due = true;
+                r.tries = 0;
+            }
+        }
+        self.answer_hint = hint;
+        self.requests.retain(|r| r.from < r.end);
+    }
+
     /// When [`MoldSession::poll_request`] next has something to do:
-    /// `Nanos::ZERO` if a hole is waiting for a request or a given-up range
-    /// is due to be skipped, `Nanos::MAX` if nothing is pending.
+    /// `Nanos::ZERO` if a hole is waiting for a request, the rest of a
+    /// partly answered range is due or a given-up range is due to be
+    /// skipped, `Nanos::MAX` if nothing is pending.
     pub fn poll_timeout(&self) -> Nanos {
         if self.session.is_some()
             && (self
                 .requests
                 .iter()
-                .any(|r| r.dead && r.from <= self.expected)
+                .any(|r| (r.dead && r.from <= self.expected) || (r.due && !r.dead))
                 || (self.requests.len() < self.cfg.max_outstanding.max(1)
                     && self.first_unrequested_hole().is_some()))
         {
@@ -369,6 +468,7 @@ impl MoldSession {
             self.free.push(s.storage);
         }
         self.requests.clear();
+        self.answer_hint = 0;
     }
 
     fn learn_horizon(&mut self, next: u64) {
@@ -404,9 +504,8 @@ impl MoldSession {
             while moved {
                 moved = false;
                 for r in &self.requests {
-                    let r_end = r.from + u64::from(r.count);
-                    if r.from <= from && r_end > from {
-                        from = r_end;
+                    if r.from <= from && r.end > from {
+                        from = r.end;
                         moved = true;
                     }
                 }
@@ -435,9 +534,22 @@ impl MoldSession {
             self.counters.duplicate_messages += u64::from(count);
             return PacketOutcome::Duplicate;
         }
-        let Some(storage) = self.free.pop() else {
-            self.counters.reorder_overflow += 1;
-            return PacketOutcome::Dropped;
+        let storage = match self.free.pop() {
+            Some(storage) => storage,
+            // Every slot taken: the packet furthest from delivery makes
+            // room for a nearer one (its range is re-requested in turn), so
+            // the front always progresses.
+            None => match self.slots.last() {
+                Some(last) if last.seq > seq => {
+                    let last = self.slots.pop().map_or(0, |l| l.storage);
+                    self.counters.reorder_evicted += 1;
+                    last
+                }
+                _ => {
+                    self.counters.reorder_overflow += 1;
+                    return PacketOutcome::Dropped;
+                }
+            },
         };
         let base = storage as usize * MAX_PACKET_LEN;
         self.storage[base..base + bytes.len()].copy_from_slice(bytes);
@@ -726,6 +838,130 @@ mod tests {
         s.on_packet(&packet(2, 1), &mut sink.f());
         s.on_packet(&packet(5, 1), &mut sink.f());
         assert_eq!(sink.0, vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_partial_answer_asks_for_the_rest_at_once() {
+        let mut s = MoldSession::new(cfg());
+        let mut sink = Sink(vec![]);
+        s.on_packet(&packet(1, 1), &mut sink.f());
+        s.on_packet(&packet(20, 1), &mut sink.f());
+        assert_eq!(s.counters().gaps, 1);
+        let r = request(&mut s, Nanos(0), &mut sink).unwrap();
+        assert_eq!((r.sequence, r.message_count), (2, 18));
+        // The server answers with what fits one packet: 3 messages.
+        s.on_packet(&packet(2, 3), &mut sink.f());
+        assert_eq!(s.poll_timeout(), Nanos::ZERO, "the rest is due now");
+        let r = request(&mut s, Nanos(1), &mut sink).unwrap();
+        assert_eq!(
+            (r.sequence, r.message_count),
+            (5, 6),
+            "the rest, two answers' worth"
+        );
+        // The rest of the hole goes out beside it, up to max_outstanding (2).
+        let r = request(&mut s, Nanos(1), &mut sink).unwrap();
+        assert_eq!((r.sequence, r.message_count), (11, 6));
+        assert!(request(&mut s, Nanos(1), &mut sink).is_none());
+        let c = *s.counters();
+        assert_eq!(
+            (
+                c.requests,
+                c.request_continuations,
+                c.request_retries,
+                c.gaps
+            ),
+            (3, 1, 0, 1)
+        );
+        // Answers ahead of the front are held; the front's continuation
+        // stops at them.
+        s.on_packet(&packet(11, 3), &mut sink.f());
+        s.on_packet(&packet(5, 3), &mut sink.f());
+        let r = request(&mut s, Nanos(2), &mut sink).unwrap();
+        assert_eq!((r.sequence, r.message_count), (8, 3));
+        let r = request(&mut s, Nanos(2), &mut sink).unwrap();
+        assert_eq!(
+            (r.sequence, r.message_count),
+            (14, 3),
+            "the rest of its range"
+        );
+        assert!(
+            request(&mut s, Nanos(2), &mut sink).is_none(),
+            "two outstanding"
+        );
+        s.on_packet(&packet(8, 3), &mut sink.f());
+        s.on_packet(&packet(14, 3), &mut sink.f());
+        let r = request(&mut s, Nanos(3), &mut sink).unwrap();
+        assert_eq!(
+            (r.sequence, r.message_count),
+            (17, 3),
+            "the last of the hole"
+        );
+        s.on_packet(&packet(17, 3), &mut sink.f());
+        assert!(!s.has_gap());
+        assert_eq!(sink.0, (1..=20).collect::<Vec<_>>());
+        assert!(request(&mut s, Nanos(3), &mut sink).is_none());
+        assert_eq!(s.poll_timeout(), Nanos::MAX);
+        assert_eq!(s.counters().duplicate_messages, 0);
+    }
+
+    #[test]
+    fn progress_is_never_given_up() {
+        // Two retries allowed, but a request answered in part each time is
+        // making progress: nothing is lost however long the range.
+        let mut s = MoldSession::new(cfg());
+        let mut sink = Sink(vec![]);
+        s.on_packet(&packet(1, 1), &mut sink.f());
+        s.on_packet(&packet(200, 1), &mut sink.f());
+        let mut now = Nanos(0);
+        let mut served = 0;
+        while s.has_gap() {
+            now = now + Nanos::from_ms(1000);
+            let Some(r) = request(&mut s, now, &mut sink) else {
+                panic!("a request while the gap is open: {:?}", s.counters());
+            };
+            // Every other request goes unanswered (a timeout), the others get one message.
+            served += 1;
+            if served % 2 == 0 {
+                s.on_packet(&packet(r.sequence, 1), &mut sink.f());
+            }
+            assert!(served < 1_000, "bounded");
+        }
+        assert_eq!(sink.0, (1..=200).collect::<Vec<_>>());
+        assert_eq!(s.counters().messages_lost, 0);
+        assert!(s.counters().request_retries > 0);
+    }
+
+    #[test]
+    fn a_full_reorder_pool_keeps_the_packets_nearest_delivery() {
+        let mut c = cfg();
+        c.reorder_packets = 2;
+        let mut s = MoldSession::new(c);
+        let mut sink = Sink(vec![]);
+        s.on_packet(&packet(1, 1), &mut sink.f());
+        s.on_packet(&packet(10, 1), &mut sink.f());
+        s.on_packet(&packet(11, 1), &mut sink.f());
+        // Nearer than the furthest held packet: it takes that one's slot.
+        assert_eq!(
+            s.on_packet(&packet(5, 1), &mut sink.f()),
+            PacketOutcome::Buffered
+        );
+        assert_eq!(s.counters().reorder_evicted, 1);
+        // Further than every held packet: dropped.
+        assert_eq!(
+            s.on_packet(&packet(12, 1), &mut sink.f()),
+            PacketOutcome::Dropped
+        );
+        assert_eq!(s.counters().reorder_overflow, 1);
+        s.on_packet(&packet(2, 3), &mut sink.f());
+        assert_eq!(sink.0, vec![1, 2, 3, 4, 5]);
+        // The evicted and dropped packets are asked for again.
+        let r = request(&mut s, Nanos(0), &mut sink).unwrap();
+        assert_eq!((r.sequence, r.message_count), (6, 4));
+        let r = request(&mut s, Nanos(0), &mut sink).unwrap();
+        assert_eq!((r.sequence, r.message_count), (11, 2));
+        s.on_packet(&packet(6, 4), &mut sink.f());
+        s.on_packet(&packet(11, 2), &mut sink.f());
+        assert_eq!(sink.0, (1..=12).collect::<Vec<_>>());
     }
 
     #[test]
