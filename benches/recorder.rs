@@ -45,7 +45,7 @@
 //!    invariants; the state compared with the run's) three times with the
 //!    files in the page cache (a process crash) and once after evicting
 //!    them (a reboot); peers in the same run: `Journal::open` + iteration,
-//!    and `Journal::open` + decode + apply on one thread.
+//!    and `Journal::open` + decode + apply by hand.
 //!
 //! `cargo bench --bench recorder [-- FILTER]` runs the criterion groups.
 //! Without `--bench` (as under `cargo test --all-targets`) the binary
@@ -972,7 +972,7 @@ fn report(a: &ReportArgs) {
             bytes as f64 / f64::from(1 << 20)
         );
         println!(
-            "| run | `Recorder::open` s | journal scan s | replay s | records/s | peer: `Journal::open` + iteration s | peer: `Journal::open` + decode + apply on one thread s |"
+            "| run | `Recorder::open` s | journal scan s | replay s | records/s | peer: `Journal::open` + iteration s | peer: `Journal::open` + decode + apply by hand s |"
         );
         println!("|---|---|---|---|---|---|---|");
         let mut best = f64::MAX;
@@ -1005,7 +1005,7 @@ fn report(a: &ReportArgs) {
             assert_eq!(count, rep.last_seq);
             let peer = t.elapsed().as_secs_f64();
             drop((rc, j));
-            // What `Recorder::open` does, without the second thread.
+            // What `Recorder::open` does, by hand: decode and apply each record.
             if cold {
                 evict(&dir);
             }
@@ -1056,7 +1056,7 @@ fn report(a: &ReportArgs) {
             let p999 = l.corrected.value_at_quantile(0.999);
             let peer = pwrite.service.value_at_quantile(0.999);
             println!(
-                "| {}, sync=none, paced {:.1} M/s: p50/p99/p99.9/max from schedule | {}/{}/{}/{} ns | pwrite+fdatasync p99.9 {} | {} lower | p99.9 ≤ 1 µs | {} | {cmd} | {date} |",
+                "| {}, sync=none, paced {:.1} M/s: p50/p99/p99.9/max from schedule | {}/{}/{}/{} ns | pwrite+fdatasync p99.9 {} | {} (pwrite ÷ floe) | p99.9 ≤ 1 µs | {} | {cmd} | {date} |",
                 l.name,
                 a.rate / 1e6,
                 l.corrected.value_at_quantile(0.5),
@@ -1072,7 +1072,7 @@ fn report(a: &ReportArgs) {
             let p50 = l.service.value_at_quantile(0.5);
             let peer = pwrite.service.value_at_quantile(0.5);
             println!(
-                "| cost of sync=always: {} p50/p99/p99.9/max | {}/{}/{}/{} | pwrite+fdatasync p50 {} | {} | — | — | {cmd} | {date} |",
+                "| cost of sync=always: {} p50/p99/p99.9/max | {}/{}/{}/{} | pwrite+fdatasync p50 {} | {} (floe ÷ pwrite) | — | — | {cmd} | {date} |",
                 l.name,
                 us(p50),
                 us(l.service.value_at_quantile(0.99)),
@@ -1085,7 +1085,7 @@ fn report(a: &ReportArgs) {
     }
     if let Some((n, best, peer_best, single_best)) = recovered {
         println!(
-            "| recovery of {n} records via `Recorder::open` (scan + replay through the engine), page cache, best of 3 | {best:.3} s | `Journal::open` + iteration {peer_best:.3} s (+ decode and apply on one thread: {single_best:.3} s) | {} | ≤ 2 s | {} | {cmd} | {date} |",
+            "| recovery of {n} records via `Recorder::open` (scan + replay through the engine), page cache, best of 3 | {best:.3} s | `Journal::open` + iteration {peer_best:.3} s (+ decode and apply by hand: {single_best:.3} s) | {} (floe ÷ peer) | ≤ 2 s | {} | {cmd} | {date} |",
             ratio(best / peer_best),
             if best <= 2.0 { "yes" } else { "no" }
         );

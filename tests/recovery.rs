@@ -1097,10 +1097,10 @@ fn undecodable_or_inapplicable_records_are_named_errors() {
     ));
 }
 
-/// A replay long enough to be decoded on a second thread while this one
-/// applies: every record applied in order, and a bad record anywhere —
-/// first, at a batch edge, in the middle, last — stops it with the same
-/// named error as a short replay, whatever follows it.
+/// A long replay (40,000 records over several segments): every record
+/// applied in order, and a bad record anywhere — first, in the middle, in
+/// a later segment, last — stops it with the record named, whatever
+/// follows it.
 #[test]
 fn a_long_replay_applies_in_order_and_names_the_bad_record() {
     let tmp = scratch("floe-long");

@@ -8,10 +8,10 @@
 //!   decodes and applies every record after it. A record that does not
 //!   decode or apply is a named error ([`RecorderError`]), never skipped: its
 //!   crc already passed, so it is a bug or a foreign journal, not a torn
-//!   write. A long replay (from 16 Ki records) walks and decodes the
-//!   journal on a second thread while the opening thread applies, in
-//!   order; the result is the same as on one thread (measured in
-//!   `benches/recorder.rs`, the report's recovery table).
+//!   write. Replay runs on the opening thread: a second thread walking
+//!   and decoding ahead of it measured no faster on two cores
+//!   (`benches/recorder.rs`, report), `Engine::apply` being most of the
+//!   cost.
 //! - [`Recorder::record`] encodes a record straight into the journal's
 //!   mapping: no allocation, no lock, no syscall (with `sync = none |
 //!   batch`). [`Recorder::drain`] processes an [`Outbox`] in order, so the
@@ -344,7 +344,26 @@ impl Recorder {
             None => Engine::with_options(cfg, engine_opts),
         };
         let expected = recovery.replay_len();
-        let replayed = replay(&recovery, &mut eng)?;
+        let mut replayed = 0u64;
+        for r in recovery.records() {
+            let rec =
+                Record::decode(r.rec_type, r.payload).map_err(|source| RecorderError::Decode {
+                    seq: r.seq,
+                    rec_type: r.rec_type,
+                    segment: r.segment,
+                    offset: r.offset,
+                    source,
+                })?;
+            eng.apply(&rec).map_err(|source| RecorderError::Apply {
+                seq: r.seq,
+                kind: rec.type_name(),
+                segment: r.segment,
+                offset: r.offset,
+                record: Box::new(rec),
+                source,
+            })?;
+            replayed += 1;
+        }
         if replayed != expected {
             return Err(RecorderError::ReplayShort {
                 expected,
@@ -634,113 +653,6 @@ impl Recorder {
     pub fn journal(&self) -> &Journal {
         &self.journal
     }
-}
-
-/// Records per batch handed from the decoding thread to the applying one.
-const REPLAY_BATCH: usize = 1024;
-
-/// A replay shorter than this runs on one thread.
-const PIPELINE_FROM: u64 = 16 * REPLAY_BATCH as u64;
-
-/// One record as read and decoded, with its place.
-struct Decoded {
-    seq: u64,
-    segment: u64,
-    offset: u64,
-    rec_type: u16,
-    rec: Result<Record, RecordError>,
-}
-
-fn decoded(r: &crate::journal::Record<'_>) -> Decoded {
-    Decoded {
-        seq: r.seq,
-        segment: r.segment,
-        offset: r.offset,
-        rec_type: r.rec_type,
-        rec: Record::decode(r.rec_type, r.payload),
-    }
-}
-
-fn apply_one(eng: &mut Engine, d: Decoded) -> Result<(), RecorderError> {
-    let rec = d.rec.map_err(|source| RecorderError::Decode {
-        seq: d.seq,
-        rec_type: d.rec_type,
-        segment: d.segment,
-        offset: d.offset,
-        source,
-    })?;
-    eng.apply(&rec).map_err(|source| RecorderError::Apply {
-        seq: d.seq,
-        kind: rec.type_name(),
-        segment: d.segment,
-        offset: d.offset,
-        record: Box::new(rec),
-        source,
-    })
-}
-
-/// Decodes and applies every record after the snapshot, in order; returns
-/// how many. A long replay walks and decodes on a second thread while this
-/// one applies (batches of [`REPLAY_BATCH`], recycled), so the engine's
-/// `apply` is the only per-record cost on the calling thread; the first
-/// record that does not decode or apply stops both.
-fn replay(recovery: &crate::journal::Recovery, eng: &mut Engine) -> Result<u64, RecorderError> {
-    let mut n = 0u64;
-    if recovery.replay_len() < PIPELINE_FROM {
-        for r in recovery.records() {
-            apply_one(eng, decoded(&r))?;
-            n += 1;
-        }
-        return Ok(n);
-    }
-    std::thread::scope(|s| {
-        let (full_tx, full_rx) = channel::bounded::<Vec<Decoded>>(4);
-        let (empty_tx, empty_rx) = channel::bounded::<Vec<Decoded>>(8);
-        for _ in 0..6 {
-            let _ = empty_tx.send(Vec::with_capacity(REPLAY_BATCH));
-        }
-        let walker = std::thread::Builder::new()
-            .name("floe-replay".into())
-            .spawn_scoped(s, move || {
-                let mut batch = match empty_rx.recv() {
-                    Ok(b) => b,
-                    Err(_) => return,
-                };
-                for r in recovery.records() {
-                    let d = decoded(&r);
-                    let bad = d.rec.is_err();
-                    batch.push(d);
-                    if bad || batch.len() == REPLAY_BATCH {
-                        if full_tx.send(batch).is_err() || bad {
-                            return;
-                        }
-                        batch = match empty_rx.recv() {
-                            Ok(b) => b,
-                            Err(_) => return,
-                        };
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = full_tx.send(batch);
-                }
-            });
-        if walker.is_err() {
-            // No thread to be had: replay on this one.
-            for r in recovery.records() {
-                apply_one(eng, decoded(&r))?;
-                n += 1;
-            }
-            return Ok(n);
-        }
-        for mut batch in full_rx.iter() {
-            for d in batch.drain(..) {
-                apply_one(eng, d)?;
-                n += 1;
-            }
-            let _ = empty_tx.send(batch);
-        }
-        Ok(n)
-    })
 }
 
 #[cold]
