@@ -1,9 +1,10 @@
 //! The journal against real files: round trips, rolls, torn writes at every
-//! byte, corruption of every bit, snapshots and pruning, sync policies,
+//! byte (truncated, and in place with and without the commit word),
+//! corruption of every bit, snapshots and pruning, sync policies,
 //! verify, and random crash points (proptest).
 
 use floe::config::SyncPolicy;
-use floe::journal::record::{record_crc, record_len, SEGMENT_HEADER_LEN};
+use floe::journal::record::{record_crc, record_len, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use floe::journal::{Journal, JournalError, JournalOptions, JournalReader, Problem, Recovery};
 use proptest::prelude::*;
 use std::fs::{self, OpenOptions};
@@ -316,6 +317,56 @@ fn torn_write_truncated_at_every_byte_of_the_last_two_records() {
         check_recovers(&dir, &recs, keep, cut, &format!("truncated at {t}"));
         fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// A torn write in place, the file keeping its preallocated size: the last
+/// record written only up to each of its bytes, once with its commit word
+/// (a page lost after it reached the page cache) and once without it (the
+/// writer stores the commit word last, so a process dying mid-append leaves
+/// it zero with any prefix of the rest written). Recovery keeps every
+/// record before it, and the last one too exactly when its bytes are all
+/// there (zeroing its padding changes nothing).
+#[test]
+fn torn_in_place_at_every_byte_of_the_last_record() {
+    let tmp = scratch();
+    let sizes = [5usize, 64, 23];
+    let (pristine, recs, places) = one_segment_journal(tmp.path(), &sizes);
+    let bytes = fs::read(seg_file(&pristine, 1)).unwrap();
+    let n = recs.len();
+    let (start, end) = places[n - 1];
+    let mut intact_seen = 0;
+    for t in start..=end {
+        for commit in [true, false] {
+            let mut b = bytes.clone();
+            b[t..end].fill(0);
+            if !commit {
+                b[start..start + 8].fill(0);
+            }
+            let intact = b[start..end] == bytes[start..end];
+            intact_seen += u32::from(intact);
+            let (keep, cut) = if intact {
+                (n, 0)
+            } else {
+                (n - 1, nonzero_extent(&b, start, b.len()))
+            };
+            let dir = tmp.path().join(format!("z{t}-{commit}"));
+            copy_dir(&pristine, &dir);
+            fs::write(seg_file(&dir, 1), &b).unwrap();
+            check_recovers(
+                &dir,
+                &recs,
+                keep,
+                cut,
+                &format!("written up to byte {t}, commit word {commit}"),
+            );
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+    // Zeroing from the end of the payload (the padding) or from the end.
+    assert_eq!(
+        intact_seen,
+        (record_len(23) - RECORD_HEADER_LEN - 23 + 1) as u32
+    );
 }
 
 #[test]

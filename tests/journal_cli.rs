@@ -1,6 +1,6 @@
 //! `floe journal inspect|verify` end to end: the built binary on journals
 //! written by simulated runs through `Recorder`, then on copies with a
-//! crafted violation, a corrupted byte, or nothing in them.
+//! crafted violation, a corrupted byte, a torn tail, or nothing in them.
 
 mod support;
 
@@ -219,31 +219,76 @@ fn verify_and_inspect_a_simulated_run() {
         let seq: u64 = l.split_whitespace().next().unwrap().parse().unwrap();
         assert_eq!(seq, i as u64 + 1, "{l}");
     }
+    // SEQ  TIME  TYPE  what: the time in seconds (a simulated clock), the
+    // order as SIDE QTY SYMBOL @ PRICE with four decimals.
+    let decimal4 = |p: &str| {
+        let (int, frac) = p.split_once('.').unwrap_or((p, ""));
+        int.parse::<u32>().is_ok() && frac.len() == 4 && frac.parse::<u32>().is_ok()
+    };
+    for l in &lines {
+        let t = l.split_whitespace().nth(1).unwrap();
+        let (secs, ns) = t.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().is_ok() && ns.len() == 9, "{l}");
+        if let Some((_, after)) = l.split_once(" @ ") {
+            assert!(decimal4(after.split(' ').next().unwrap()), "{l}");
+        }
+    }
     let (oref, tag) = c.enters[0];
     let intent = lines
         .iter()
-        .find(|l| l.contains(" child_intent ") && l.contains(&format!(" order_ref={} ", oref.0)))
+        .find(|l| {
+            l.contains("  child_intent     enter ") && l.contains(&format!(" ref={} ", oref.0))
+        })
         .expect("the first enter");
     assert!(
-        intent.contains(&format!(" parent={} child={} ", tag.parent, tag.child)),
+        intent.contains(&format!(
+            " parent={} child={} ref={} ",
+            tag.parent, tag.child, oref.0
+        )),
         "{intent}"
     );
-    let price = intent
-        .split(" price=")
+    let id = intent
+        .split(" id=")
         .nth(1)
         .unwrap()
         .split(' ')
         .next()
         .unwrap();
-    let (int, frac) = price.split_once('.').unwrap();
-    assert!(int.parse::<u32>().is_ok() && frac.len() == 4, "{intent}");
+    assert_eq!(
+        floe::order::decode_id(id.as_bytes().try_into().unwrap()).unwrap(),
+        (oref, tag),
+        "{intent}"
+    );
+    let order: Vec<&str> = intent.split("  ").last().unwrap().split(' ').collect();
+    assert!(
+        matches!(order[0], "BUY" | "SELL")
+            && order[1].parse::<u32>().is_ok()
+            && order[3] == "@"
+            && decimal4(order[4])
+            && matches!(order[5], "DAY" | "IOC"),
+        "{intent}"
+    );
     let accepted = lines
         .iter()
-        .find(|l| l.contains(" parent_accepted "))
+        .find(|l| l.contains("  parent_accepted  "))
         .unwrap();
     assert!(
-        accepted.contains(" at=0.00") && accepted.contains(" client_order_id=s"),
+        accepted.contains(" coid=s") && accepted.contains(" limit "),
         "{accepted}"
+    );
+    let fill = lines
+        .iter()
+        .find(|l| l.contains("  venue_event      executed "))
+        .expect("a fill");
+    assert!(
+        fill.contains(" soup=") && fill.contains(" match="),
+        "{fill}"
+    );
+    assert!(
+        r.out
+            .starts_with("segment 1: 0000000000000001.seg, 1 MiB, first seq 1\n"),
+        "{}",
+        r.out
     );
 
     // --json: every line is an object; records carry stable keys in order.
@@ -526,6 +571,89 @@ fn a_corrupted_byte_names_the_bad_crc() {
         .starts_with("problem: bad crc at segment"));
 }
 
+/// The journal a process leaves when it dies in the middle of an append
+/// (the record's bytes written, its commit word — stored last — not):
+/// verify names the torn write, inspect lists every whole record and the
+/// problem; after the appliance's own recovery (`Recorder::open`, which
+/// cuts the tail) verify passes on the records before it.
+#[test]
+fn a_torn_tail_is_named_and_recovery_makes_the_journal_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let (w, c) = produce(&dir, 1 << 20, 0);
+    let cfg = write_config(tmp.path(), &w.cfg);
+    let last = JournalReader::open(&dir)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r.seq, r.segment, r.offset))
+        .last()
+        .unwrap();
+    let (seq, segment, offset) = last;
+    assert_eq!(seq, c.records);
+    let path = dir.join(format!("{segment:016}.seg"));
+    let mut b = std::fs::read(&path).unwrap();
+    let start = offset as usize;
+    b[start..start + 8].fill(0);
+    let torn = b[start..].iter().rposition(|&x| x != 0).unwrap() + 1;
+    std::fs::write(&path, b).unwrap();
+
+    let r = verify(&dir, &cfg);
+    assert_eq!(r.code, 1, "{} {}", r.out, r.err);
+    assert_eq!(
+        r.out.trim(),
+        format!(
+            "invalid: torn write at segment {segment} offset {offset}: {torn} bytes after the last record"
+        )
+    );
+    let r = floe(&["journal", "inspect", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let body: Vec<&str> = r
+        .out
+        .lines()
+        .filter(|l| !l.starts_with("segment"))
+        .collect();
+    assert_eq!(body.len() as u64, c.records, "{}", r.out);
+    assert!(
+        body.last().unwrap().starts_with(&format!(
+            "problem: torn write at segment {segment} offset {offset}"
+        )),
+        "{}",
+        r.out
+    );
+    let r = floe(&["journal", "inspect", "--json", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    let kinds: Vec<serde_json::Value> = r
+        .out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let records = kinds.iter().filter(|v| v["kind"] == "record").count() as u64;
+    assert_eq!(records, c.records - 1);
+    assert_eq!(kinds.last().unwrap()["kind"], "problem");
+
+    // The appliance restarts: recovery cuts the torn bytes.
+    let (rec, _, report) =
+        Recorder::open_with(&w.cfg, w.mode.options(), &dir, opts(1 << 20, 0)).unwrap();
+    assert_eq!(
+        (report.last_seq, report.bytes_cut),
+        (c.records - 1, torn as u64),
+        "{report}"
+    );
+    drop(rec);
+    let r = verify(&dir, &cfg);
+    assert_eq!(r.code, 0, "{} {}", r.out, r.err);
+    assert!(
+        r.out.starts_with(&format!(
+            "valid: {} records (seq 1..{}), ",
+            c.records - 1,
+            c.records - 1
+        )),
+        "{}",
+        r.out
+    );
+}
+
 #[test]
 fn snapshots_pruned_start_and_mismatch() {
     let tmp = tempfile::tempdir().unwrap();
@@ -558,7 +686,7 @@ fn snapshots_pruned_start_and_mismatch() {
     assert_eq!(
         r.out
             .lines()
-            .filter(|l| l.starts_with("snapshot seq="))
+            .filter(|l| l.starts_with("snapshot at seq ") && l.ends_with(", valid"))
             .count(),
         2,
         "{}",

@@ -858,6 +858,39 @@ fn client_order_id_answer_survives_recovery() {
         }
         let s = d.eng.parent_status(parent).unwrap();
         assert_eq!((s.status, s.filled), (StatusCode::Filled, Qty(400)));
+        // Done, crashed again (from a snapshot taken after the end, or
+        // from the whole journal): the request still gets the original
+        // answer, not a second parent.
+        if via_snapshot {
+            let eng = &d.eng;
+            d.rec.as_mut().unwrap().snapshot_now(eng).unwrap();
+        }
+        let records = d.rec().last_seq();
+        let (report, _) = d.crash_and_recover();
+        assert_eq!(report.last_seq, records);
+        assert_eq!(
+            report.records_replayed,
+            if via_snapshot { 0 } else { records },
+            "{report:?}"
+        );
+        assert_eq!(d.eng.live_parents(), 0);
+        let again = d.command(new_iceberg("desk-42", 400, 777));
+        assert_eq!(
+            again,
+            Reply::Accepted {
+                parent,
+                status: StatusCode::New,
+                created_at,
+                replay: true
+            }
+        );
+        assert_eq!(
+            d.rec().last_seq(),
+            records,
+            "a replayed answer journals nothing"
+        );
+        let s = d.eng.parent_status(parent).unwrap();
+        assert_eq!((s.status, s.filled), (StatusCode::Filled, Qty(400)));
     }
 }
 
@@ -1062,6 +1095,99 @@ fn undecodable_or_inapplicable_records_are_named_errors() {
         Recorder::open_with(&cfg, opts, &dir, small_segments()),
         Err(RecorderError::Snapshot { seq: 1, .. })
     ));
+}
+
+/// A long replay (40,000 records over several segments): every record
+/// applied in order, and a bad record anywhere — first, in the middle, in
+/// a later segment, last — stops it with the record named, whatever
+/// follows it.
+#[test]
+fn a_long_replay_applies_in_order_and_names_the_bad_record() {
+    let tmp = scratch("floe-long");
+    let cfg = test_config();
+    let opts = EngineOptions {
+        account_query: false,
+    };
+    let jopts = || {
+        let mut o = JournalOptions::default().with_segment_bytes(1 << 20);
+        o.snapshot_every = 0;
+        o
+    };
+    let n = 40_000u64;
+    let ks = |seq: u64| Record::KillSwitch {
+        at: Nanos(seq),
+        // On for every third: the final state depends on the last records.
+        on: seq.is_multiple_of(3),
+    };
+    let intent = Record::ChildIntent(floe::engine::ChildIntent {
+        at: Nanos(5),
+        tag: ChildTag {
+            parent: 9,
+            child: 1,
+        },
+        order_ref: OrderRef(1),
+        side: Side::Buy,
+        symbol: Symbol::new("AAPL").unwrap(),
+        qty: Qty(10),
+        price: Price4(50_0000),
+        kind: floe::engine::IntentKind::Enter {
+            tif: floe::order::TimeInForce::Day,
+            next_delay: Nanos(0),
+            rng_draws: 0,
+        },
+    });
+    // bad: (seq, undecodable rather than inapplicable).
+    let write = |name: &str, bad: Option<(u64, bool)>, last: u64| {
+        let dir = tmp.path().join(name);
+        let (mut j, _) = Journal::open(&dir, jopts()).unwrap();
+        let mut b = [0u8; 128];
+        for seq in 1..=last {
+            match bad {
+                Some((at, true)) if at == seq => {
+                    j.append(0x7777, b"not an engine record").unwrap();
+                }
+                Some((at, false)) if at == seq => {
+                    let len = intent.encode(&mut b).unwrap();
+                    j.append(intent.record_type(), &b[..len]).unwrap();
+                }
+                _ => {
+                    let r = ks(seq);
+                    let len = r.encode(&mut b).unwrap();
+                    j.append(r.record_type(), &b[..len]).unwrap();
+                }
+            }
+        }
+        dir
+    };
+    for last in [n, n - 1] {
+        let dir = write(&format!("good-{last}"), None, last);
+        let (_, eng, report) = Recorder::open_with(&cfg, opts, &dir, jopts()).unwrap();
+        assert_eq!((report.records_replayed, report.last_seq), (last, last));
+        assert_eq!(eng.kill_switch(), last.is_multiple_of(3), "after {last}");
+    }
+    for at in [1, 1024, 1025, 30_000, n] {
+        let dir = write(&format!("undecodable-{at}"), Some((at, true)), n);
+        match Recorder::open_with(&cfg, opts, &dir, jopts()) {
+            Err(RecorderError::Decode {
+                seq,
+                rec_type: 0x7777,
+                ..
+            }) if seq == at => {}
+            other => panic!("undecodable at {at}: {:?}", other.map(|x| x.2)),
+        }
+    }
+    for at in [1, 30_000, n] {
+        let dir = write(&format!("inapplicable-{at}"), Some((at, false)), n);
+        match Recorder::open_with(&cfg, opts, &dir, jopts()) {
+            Err(RecorderError::Apply {
+                seq,
+                kind: "child_intent",
+                source: floe::engine::ApplyError::UnknownParent(9),
+                ..
+            }) if seq == at => {}
+            other => panic!("inapplicable at {at}: {:?}", other.map(|x| x.2)),
+        }
+    }
 }
 
 #[test]

@@ -8,10 +8,25 @@
 //! torn tail, a bad crc). Exit 0 when every record was read and decoded, 1
 //! otherwise, 2 when `DIR` is not a journal or holds no records.
 //!
-//! Human lines are `SEQ TYPE at=SECONDS key=value …`; prices print with four
-//! decimals (`12.3400`), absent options are left out. With `--json` every
-//! line is one JSON object whose keys keep this order and never change
-//! meaning:
+//! Human lines are `SEQ  TIME  TYPE  what happened`, one per record:
+//!
+//! ```text
+//!          1     0.001001000  parent_accepted  parent=1 coid=desk-42  SELL 10000 AAPL limit 99.9900  display 100 ±20%  delay 1-5 ms  DAY  seed=1
+//!          2     0.001001000  child_intent     enter    parent=1 child=1 ref=1 id=00000100010001  SELL 100 AAPL @ 99.9900 DAY
+//!          3     0.001002000  venue_event      accepted        soup=1 ref=1 parent=1 child=1  SELL 100 AAPL @ 99.9900  venue_ref=1
+//!          4     0.001002000  venue_event      executed        soup=2 ref=1  100 @ 99.9900  liquidity A match=1
+//! ```
+//!
+//! `TIME` is the engine's: UTC RFC 3339 when it comes from a wall clock,
+//! else seconds. Identifiers print as `key=value` (`ref` is the order ref,
+//! `id` the token / ClOrdID on the wire, `soup` the SoupBinTCP sequence),
+//! the order itself as `SIDE QTY SYMBOL @ PRICE`, prices with four decimals;
+//! the rest (venue timestamps, scheduling draws) only in `--json`. Segment
+//! and snapshot lines come first (`segment N: FILE, SIZE, first seq S`,
+//! `snapshot at seq S: FILE, SIZE, valid`), a `problem: …` line last.
+//!
+//! With `--json` every line is one JSON object whose keys keep this order
+//! and never change meaning:
 //!
 //! - every object: `kind` — `segment`, `snapshot`, `record`, `undecodable`
 //!   or `problem`;
@@ -77,11 +92,11 @@
 use anyhow::{bail, Context};
 use floe::config::Config;
 use floe::engine::record::rec_type;
-use floe::engine::{ApplyError, Control, Engine, IntentKind, Record};
+use floe::engine::{ApplyError, Control, Engine, HaltReason, IntentKind, Record};
 use floe::journal::reader::Record as RawRecord;
 use floe::journal::snapshot::load_snapshot;
 use floe::journal::{HeaderDefect, JournalReader};
-use floe::order::{encode_id, ChildTag, OrderEvent, TimeInForce};
+use floe::order::{encode_id, ChildTag, OrderEvent, OrderRef, TimeInForce};
 use floe::types::{Price4, Side};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -285,14 +300,7 @@ fn record_fields(rec: &Record, f: &mut Fields) {
         }
         Record::ParentHalt { parent, reason, .. } => {
             f.push(("parent", V::U(parent.into())));
-            f.push((
-                "reason",
-                V::T(match reason {
-                    floe::engine::HaltReason::ChildIdsExhausted => "CHILD_IDS_EXHAUSTED",
-                    floe::engine::HaltReason::OrderRefsExhausted => "ORDER_REFS_EXHAUSTED",
-                    floe::engine::HaltReason::ChildCapacity => "CHILD_CAPACITY",
-                }),
-            ));
+            f.push(("reason", V::T(halt_name(reason))));
         }
     }
 }
@@ -459,21 +467,355 @@ fn json_line(kind: &str, fields: &Fields) -> String {
     s
 }
 
-fn text_fields(s: &mut String, fields: &[(&'static str, V)]) {
-    for (k, v) in fields {
-        let _ = match v {
-            V::U(n) => write!(s, " {k}={n}"),
-            V::S(t) => write!(s, " {k}={t}"),
-            V::T(t) => write!(s, " {k}={t}"),
-            V::P(p) => write!(s, " {k}={p}"),
-            V::B(b) => write!(s, " {k}={}", if *b { "yes" } else { "no" }),
-            V::Null => Ok(()),
-        };
+fn seconds(ns: u64) -> String {
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+// ---------------------------------------------------------------------------
+// Human lines: `SEQ  TIME  TYPE  what happened`
+// ---------------------------------------------------------------------------
+
+/// Engine times from a wall clock (after 2001-09-09) print as UTC
+/// RFC 3339; the small times of a simulation or test as seconds.
+fn when(ns: u64) -> String {
+    if ns >= 1_000_000_000_000_000_000 {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+        humantime::format_rfc3339_nanos(t).to_string()
+    } else {
+        format!("{:>14}", seconds(ns))
     }
 }
 
-fn seconds(ns: u64) -> String {
-    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+fn side_str(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
+    }
+}
+
+fn tif_str(t: TimeInForce) -> &'static str {
+    match t {
+        TimeInForce::Day => "DAY",
+        TimeInForce::Ioc => "IOC",
+    }
+}
+
+fn code_str(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        char::from(c).to_string()
+    } else {
+        format!("0x{c:02x}")
+    }
+}
+
+fn halt_name(r: HaltReason) -> &'static str {
+    match r {
+        HaltReason::ChildIdsExhausted => "CHILD_IDS_EXHAUSTED",
+        HaltReason::OrderRefsExhausted => "ORDER_REFS_EXHAUSTED",
+        HaltReason::ChildCapacity => "CHILD_CAPACITY",
+    }
+}
+
+/// Parts per million as a percentage without trailing zeros (`20%`,
+/// `2.5%`).
+fn percent(ppm: u32) -> String {
+    let s = format!("{}.{:04}", ppm / 10_000, ppm % 10_000);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+fn tag_str(tag: Option<ChildTag>) -> String {
+    tag.map_or_else(String::new, |t| {
+        format!(" parent={} child={}", t.parent, t.child)
+    })
+}
+
+/// What a record says, for a person: identifiers as `key=value`, the
+/// order itself as `SIDE QTY SYMBOL @ PRICE`, prices with four decimals;
+/// the rest is in `--json`.
+fn record_text(rec: &Record) -> String {
+    let mut s = String::with_capacity(128);
+    match *rec {
+        Record::ParentAccepted {
+            parent,
+            client_order_id,
+            params: p,
+            seed,
+            ..
+        } => {
+            let _ = write!(
+                s,
+                "parent={parent} coid={}  {} {} {} limit {}  display {}",
+                client_order_id.as_str(),
+                side_str(p.side),
+                p.total.0,
+                p.symbol.as_str(),
+                p.limit,
+                p.display.0
+            );
+            if p.variance_ppm > 0 {
+                let _ = write!(s, " ±{}", percent(p.variance_ppm));
+            }
+            if p.max_delay_ms > 0 {
+                let _ = write!(s, "  delay {}-{} ms", p.min_delay_ms, p.max_delay_ms);
+            }
+            let _ = write!(s, "  {}", tif_str(p.tif));
+            if p.peg {
+                s.push_str(" peg");
+            }
+            let _ = write!(s, "  seed={seed}");
+        }
+        Record::ParentControl {
+            parent, control, ..
+        } => {
+            let _ = write!(s, "parent={parent} ");
+            match control {
+                Control::Pause => s.push_str("pause"),
+                Control::Resume => s.push_str("resume"),
+                Control::Cancel => s.push_str("cancel"),
+                Control::Amend { total, limit } => {
+                    s.push_str("amend");
+                    if let Some(t) = total {
+                        let _ = write!(s, " total {}", t.0);
+                    }
+                    if let Some(l) = limit {
+                        let _ = write!(s, " limit {l}");
+                    }
+                }
+            }
+        }
+        Record::KillSwitch { on, .. } => s.push_str(if on { "on" } else { "off" }),
+        Record::ChildIntent(ci) => {
+            let id = encode_id(ci.order_ref, ci.tag)
+                .ok()
+                .and_then(|b| std::str::from_utf8(&b).ok().map(str::to_owned))
+                .unwrap_or_else(|| "?".into());
+            let what = match ci.kind {
+                IntentKind::Enter { .. } => "enter",
+                IntentKind::Replace { .. } => "replace",
+                IntentKind::Cancel => "cancel",
+            };
+            let _ = write!(
+                s,
+                "{what:<8} parent={} child={} ref={}",
+                ci.tag.parent, ci.tag.child, ci.order_ref.0
+            );
+            if let IntentKind::Replace { old } = ci.kind {
+                let _ = write!(s, " old_ref={}", old.0);
+            }
+            let _ = write!(s, " id={id}  ");
+            match ci.kind {
+                IntentKind::Enter { tif: t, .. } => {
+                    let _ = write!(
+                        s,
+                        "{} {} {} @ {} {}",
+                        side_str(ci.side),
+                        ci.qty.0,
+                        ci.symbol.as_str(),
+                        ci.price,
+                        tif_str(t)
+                    );
+                }
+                IntentKind::Replace { .. } => {
+                    let _ = write!(
+                        s,
+                        "{} {} {} @ {}",
+                        side_str(ci.side),
+                        ci.qty.0,
+                        ci.symbol.as_str(),
+                        ci.price
+                    );
+                }
+                IntentKind::Cancel => {
+                    let _ = write!(
+                        s,
+                        "{} {} @ {}",
+                        side_str(ci.side),
+                        ci.symbol.as_str(),
+                        ci.price
+                    );
+                }
+            }
+        }
+        Record::VenueEvent {
+            soup_seq, event, ..
+        } => event_text(&mut s, soup_seq, &event),
+        Record::ParentWait {
+            parent,
+            reason,
+            retry_at,
+            ..
+        } => {
+            let _ = write!(s, "parent={parent} waits: {}", reason.name());
+            match retry_at {
+                Some(t) => {
+                    let _ = write!(s, ", retry at {}", when(t.0).trim_start());
+                }
+                None => s.push_str(", until released"),
+            }
+        }
+        Record::ParentHalt { parent, reason, .. } => {
+            let _ = write!(s, "parent={parent} halted: {}", halt_name(reason));
+        }
+    }
+    s
+}
+
+fn event_text(s: &mut String, soup: u64, e: &OrderEvent) {
+    let order = |s: &mut String, name: &str, o: OrderRef| {
+        let _ = write!(s, "{name:<15} soup={soup} ref={}", o.0);
+    };
+    match *e {
+        OrderEvent::SystemEvent { code: c, .. } => {
+            let _ = write!(s, "{:<15} soup={soup} code {}", "system", code_str(c));
+        }
+        OrderEvent::Accepted {
+            order: o,
+            tag,
+            side: sd,
+            qty,
+            symbol,
+            price,
+            venue_order_ref,
+            live,
+            ..
+        } => {
+            order(s, "accepted", o);
+            let _ = write!(
+                s,
+                "{}  {} {} {} @ {}  venue_ref={venue_order_ref}{}",
+                tag_str(tag),
+                side_str(sd),
+                qty.0,
+                symbol.as_str(),
+                price,
+                if live { "" } else { " (not live)" }
+            );
+        }
+        OrderEvent::Replaced {
+            old,
+            order: o,
+            tag,
+            side: sd,
+            qty,
+            symbol,
+            price,
+            venue_order_ref,
+            live,
+            ..
+        } => {
+            order(s, "replaced", o);
+            let _ = write!(
+                s,
+                " old_ref={}{}  {} {} {} @ {}  venue_ref={venue_order_ref}{}",
+                old.0,
+                tag_str(tag),
+                side_str(sd),
+                qty.0,
+                symbol.as_str(),
+                price,
+                if live { "" } else { " (not live)" }
+            );
+        }
+        OrderEvent::Canceled {
+            order: o,
+            decrement,
+            reason,
+            ..
+        } => {
+            order(s, "canceled", o);
+            let _ = write!(
+                s,
+                "  {} shares, reason {}",
+                decrement.0,
+                code_str(reason.code)
+            );
+        }
+        OrderEvent::Executed {
+            order: o,
+            qty,
+            price,
+            liquidity,
+            match_number,
+            ..
+        } => {
+            order(s, "executed", o);
+            let _ = write!(
+                s,
+                "  {} @ {}  liquidity {} match={match_number}",
+                qty.0,
+                price,
+                code_str(liquidity)
+            );
+        }
+        OrderEvent::Rejected {
+            order: o,
+            tag,
+            reason,
+            ..
+        } => {
+            order(s, "rejected", o);
+            let _ = write!(s, "{}  reason {}", tag_str(tag), reason.code);
+        }
+        OrderEvent::CancelPending { order: o, .. } => order(s, "cancel_pending", o),
+        OrderEvent::CancelReject { order: o, .. } => order(s, "cancel_reject", o),
+        OrderEvent::BrokenTrade {
+            order: o,
+            match_number,
+            reason,
+            ..
+        } => {
+            order(s, "broken_trade", o);
+            let _ = write!(s, " match={match_number}  reason {}", code_str(reason));
+        }
+        OrderEvent::PriorityUpdate {
+            order: o,
+            price,
+            venue_order_ref,
+            ..
+        } => {
+            order(s, "priority_update", o);
+            let _ = write!(s, "  @ {price}  venue_ref={venue_order_ref}");
+        }
+        OrderEvent::Modified {
+            order: o,
+            side: sd,
+            qty,
+            ..
+        } => {
+            order(s, "modified", o);
+            let _ = write!(s, "  {} {}", side_str(sd), qty.0);
+        }
+        OrderEvent::Restated {
+            order: o, reason, ..
+        } => {
+            order(s, "restated", o);
+            let _ = write!(s, "  reason {}", code_str(reason));
+        }
+        OrderEvent::AccountQueryResponse { next_order, .. } => {
+            let _ = write!(
+                s,
+                "{:<15} soup={soup} next_ref={}",
+                "account_query", next_order.0
+            );
+        }
+    }
+}
+
+/// `64 MiB` for whole mebibytes, else bytes.
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -534,8 +876,18 @@ fn inspect(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         if json {
             out.line(&json_line("segment", &fields))?;
         } else {
-            let mut l = format!("segment {}", s.number);
-            text_fields(&mut l, &fields[1..]);
+            let mut l = format!(
+                "segment {}: {}, {}",
+                s.number,
+                file_name(&s.path),
+                size(s.file_len)
+            );
+            let _ = match (first, bytes) {
+                (Some(f), Some(b)) if b == s.file_len => write!(l, ", first seq {f}"),
+                (Some(f), Some(b)) => write!(l, ", first seq {f}, header says {}", size(b)),
+                _ if state == "unused" => write!(l, ", unused (the spare)"),
+                _ => write!(l, ", {state}"),
+            };
             out.line(&l)?;
         }
     }
@@ -550,9 +902,14 @@ fn inspect(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         if json {
             out.line(&json_line("snapshot", &fields))?;
         } else {
-            let mut l = String::from("snapshot");
-            text_fields(&mut l, &fields);
-            out.line(&l)?;
+            out.line(&format!(
+                "snapshot at seq {}: {}, {}, {}",
+                s.seq,
+                file_name(&s.path),
+                size(s.file_len),
+                s.defect
+                    .map_or_else(|| "valid".to_string(), |d| format!("INVALID: {d}"))
+            ))?;
         }
     }
     let mut records = 0u64;
@@ -574,35 +931,33 @@ fn inspect(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
                             record_fields(&rec, &mut fields);
                             out.line(&json_line("record", &fields))?;
                         } else {
-                            let mut l = format!(
-                                "{:>10} {:<15} at={}",
+                            out.line(&format!(
+                                "{:>10}  {}  {:<15}  {}",
                                 r.seq,
+                                when(rec.at().0),
                                 rec.type_name(),
-                                seconds(rec.at().0)
-                            );
-                            let mut rest = Fields::new();
-                            record_fields(&rec, &mut rest);
-                            text_fields(&mut l, &rest);
-                            out.line(&l)?;
+                                record_text(&rec)
+                            ))?;
                         }
                     }
                     Err(e) => {
                         bad = true;
                         let hex: String = r.payload.iter().map(|b| format!("{b:02x}")).collect();
-                        let fields: Fields = vec![
-                            ("seq", V::U(r.seq)),
-                            ("segment", V::U(r.segment)),
-                            ("offset", V::U(r.offset)),
-                            ("type_code", V::U(r.rec_type.into())),
-                            ("error", V::S(e.to_string())),
-                            ("payload_hex", V::S(hex)),
-                        ];
                         if json {
+                            let fields: Fields = vec![
+                                ("seq", V::U(r.seq)),
+                                ("segment", V::U(r.segment)),
+                                ("offset", V::U(r.offset)),
+                                ("type_code", V::U(r.rec_type.into())),
+                                ("error", V::S(e.to_string())),
+                                ("payload_hex", V::S(hex)),
+                            ];
                             out.line(&json_line("undecodable", &fields))?;
                         } else {
-                            let mut l = format!("{:>10} {:<15}", r.seq, "UNDECODABLE");
-                            text_fields(&mut l, &fields);
-                            out.line(&l)?;
+                            out.line(&format!(
+                                "{:>10}  UNDECODABLE type 0x{:04x} at segment {} offset {}: {e}; payload {hex}",
+                                r.seq, r.rec_type, r.segment, r.offset
+                            ))?;
                         }
                     }
                 }

@@ -8,7 +8,10 @@
 //!   decodes and applies every record after it. A record that does not
 //!   decode or apply is a named error ([`RecorderError`]), never skipped: its
 //!   crc already passed, so it is a bug or a foreign journal, not a torn
-//!   write.
+//!   write. Replay runs on the opening thread: a second thread walking
+//!   and decoding ahead of it measured no faster on two cores
+//!   (`benches/recorder.rs`, report), `Engine::apply` being most of the
+//!   cost.
 //! - [`Recorder::record`] encodes a record straight into the journal's
 //!   mapping: no allocation, no lock, no syscall (with `sync = none |
 //!   batch`). [`Recorder::drain`] processes an [`Outbox`] in order, so the
@@ -636,6 +639,14 @@ impl Recorder {
     #[inline]
     pub fn last_seq(&self) -> u64 {
         self.journal.last_seq()
+    }
+
+    /// Write-faults the rest of the active segment and waits for a spare
+    /// ([`Journal::warm_up`]), so the first records after start-up take no
+    /// page fault and the first roll does not wait. Blocking: call it after
+    /// [`Recorder::open`], before the hot loop.
+    pub fn warm_up(&mut self) -> Result<(), RecorderError> {
+        Ok(self.journal.warm_up()?)
     }
 
     /// The journal (position, sync progress, background errors).
