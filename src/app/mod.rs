@@ -82,10 +82,11 @@ use crate::exchange::sim_host::{
     self, HostOptions, HostStats, IdleOptions, VenueHost, VenueThread, DEFAULT_MAC,
 };
 use crate::exchange::VenueConfig;
+use crate::feed::moldudp64::MoldCounters;
 use crate::nic::memory::{self, MemoryNic};
 use crate::nic::pcap::{PcapConfig, PcapNic};
 use crate::nic::veth::{self, NetnsThread, TestHosts};
-use crate::nic::Nic;
+use crate::nic::{Nic, NicStats};
 use crate::time::{Clock, Nanos, WallClock};
 use crate::types::{Side, Symbol};
 
@@ -465,7 +466,13 @@ struct HotEnd {
     stats: RuntimeStats,
     halted: Option<String>,
     tick_to_trade: Histogram<u64>,
+    feed: Vec<MoldCounters>,
+    nic: NicStats,
 }
+
+/// The venue's counters when it ended: its own, the memory host's, the
+/// kernel server's.
+type VenueEnd = (VenueStats, Option<HostStats>, Option<ServerStats>);
 
 /// The venue side of the harness.
 enum VenueSide {
@@ -500,17 +507,17 @@ impl VenueSide {
     }
 
     /// Joins the venue thread (after [`Self::request_stop`]).
-    fn join(self) -> Result<(VenueStats, Option<HostStats>), AppError> {
+    fn join(self) -> Result<VenueEnd, AppError> {
         match self {
             VenueSide::Memory(v) => {
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.join()));
                 match r {
-                    Ok((stats, _nic)) => Ok((stats.venue, Some(stats))),
+                    Ok((stats, _nic)) => Ok((stats.venue, Some(stats), None)),
                     Err(_) => Err(AppError::Thread("the venue thread panicked".into())),
                 }
             }
             VenueSide::Kernel { thread, .. } => match thread.join() {
-                Ok(Ok(stats)) => Ok((stats.venue, None)),
+                Ok(Ok(stats)) => Ok((stats.venue, None, Some(stats))),
                 Ok(Err(e)) => Err(AppError::Venue(e)),
                 Err(e) => Err(AppError::Thread(e)),
             },
@@ -598,10 +605,18 @@ pub struct Report {
     pub tick_to_trade: Histogram<u64>,
     /// Every parent's last status, by id.
     pub parents: Vec<ParentStatus>,
+    /// The appliance's MoldUDP64 sessions at the end, one per feed group
+    /// (messages, gaps, re-requests, losses).
+    pub feed: Vec<MoldCounters>,
+    /// The appliance's NIC counters at the end.
+    pub nic: NicStats,
     /// The venue's counters.
     pub venue: VenueStats,
     /// The venue host's counters (network, audit), on the memory pair.
     pub venue_host: Option<HostStats>,
+    /// The kernel venue's counters (feed and re-request sockets, audit),
+    /// over veth.
+    pub venue_server: Option<ServerStats>,
     /// From [`Builder::start`] to the end of [`InProcess::stop`].
     pub elapsed: Duration,
     /// The venue's audit file, if one was written.
@@ -1171,7 +1186,7 @@ impl InProcess {
             Some(Err(_)) => return Err(AppError::Thread("the hot thread panicked".into())),
             None => return Err(AppError::Thread("already stopped".into())),
         };
-        let (venue, venue_host) = venue?.unwrap_or_default();
+        let (venue, venue_host, venue_server) = venue?.unwrap_or_default();
         if let Some(Err(e)) = control {
             tracing::warn!("control plane: {e}");
         }
@@ -1183,9 +1198,12 @@ impl InProcess {
             runtime: end.stats,
             halted: end.halted,
             tick_to_trade: end.tick_to_trade,
+            feed: end.feed,
+            nic: end.nic,
             parents,
             venue,
             venue_host,
+            venue_server,
             elapsed: self.started.elapsed(),
             audit: self.audit.clone(),
             pcap: self.pcap.clone(),
@@ -1326,6 +1344,8 @@ fn hot_thread(
         stats: rt.stats(),
         halted: rt.halted().map(str::to_owned),
         tick_to_trade: rt.tick_to_trade().clone(),
+        feed: rt.feeds().iter().map(|s| *s.counters()).collect(),
+        nic: rt.nic().stats(),
     };
     drop(rt);
     Ok(end)

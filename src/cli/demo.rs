@@ -333,6 +333,20 @@ fn json_summary(
         "elapsed_seconds": report.elapsed.as_secs_f64(),
         "orders_sent": report.runtime.orders_sent,
         "market_data_messages": report.runtime.md_messages,
+        "feed_gaps": report.feed.iter().map(|f| f.gaps).sum::<u64>(),
+        "feed_rerequests": report.feed.iter().map(|f| f.requests).sum::<u64>(),
+        "feed_messages_lost": report.feed.iter().map(|f| f.messages_lost).sum::<u64>(),
+        "nic_rx_frames": report.nic.rx_frames,
+        "nic_rx_dropped": report.nic.rx_dropped,
+        "nic_tx_frames": report.nic.tx_frames,
+        "venue_rerequests_answered": report
+            .venue_host
+            .map(|h| h.requests.answers)
+            .or(report.venue_server.map(|s| s.requests.answers)),
+        "venue_feed_datagrams": report
+            .venue_host
+            .map(|h| h.feed.datagrams)
+            .or(report.venue_server.map(|s| s.feed.datagrams)),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
     });
     format!("{v}\n")
@@ -374,10 +388,17 @@ fn text_summary(
     );
     let _ = writeln!(
         t,
-        "  time           {:.2} s to fill, {:.2} s in all; {} market-data messages",
+        "  time           {:.2} s to fill, {:.2} s in all",
         working.as_secs_f64(),
         report.elapsed.as_secs_f64(),
-        report.runtime.md_messages
+    );
+    let _ = writeln!(
+        t,
+        "  market data    {} ITCH messages, {} gaps, {} re-requests, {} lost",
+        report.runtime.md_messages,
+        report.feed.iter().map(|f| f.gaps).sum::<u64>(),
+        report.feed.iter().map(|f| f.requests).sum::<u64>(),
+        report.feed.iter().map(|f| f.messages_lost).sum::<u64>(),
     );
     if h.is_empty() {
         let _ = writeln!(t, "  tick-to-trade  no samples");
