@@ -372,8 +372,10 @@ impl Builder {
 
     /// Starts the venue, the appliance and the control plane, and returns
     /// once the engine takes commands, the order session is logged in and
-    /// market data flows (bounded by [`Self::start_timeout`]). On error
-    /// everything started so far is stopped.
+    /// market data flows — quotes when the venue's synthetic flow is on,
+    /// else the start-of-day messages (bounded by [`Self::start_timeout`]).
+    /// On error everything started so far is stopped (and a veth pair
+    /// removed).
     pub fn start(self) -> Result<InProcess, AppError> {
         InProcess::start(self)
     }
@@ -872,20 +874,6 @@ impl InProcess {
         let live = Arc::new(Live::default());
         let (req_tx, req_rx) = bounded::<HotRequest>(8);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let hot = {
-            let cfg = cfg.clone();
-            let stop = stop_hot.clone();
-            let live = live.clone();
-            let counters = counters.clone();
-            std::thread::Builder::new()
-                .name("floe-hot".into())
-                .spawn(move || {
-                    hot_thread(
-                        &cfg, source, endpoint, counters, &stop, &live, &req_rx, ready_tx,
-                    )
-                })
-                .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
-        };
         let mut app = InProcess {
             seed,
             cfg,
@@ -896,7 +884,7 @@ impl InProcess {
             control_addr,
             venue: Some(venue),
             addresses,
-            hot: Some(hot),
+            hot: None,
             stop_hot,
             live,
             requests: req_tx,
@@ -910,6 +898,22 @@ impl InProcess {
             hosts,
             _scratch: scratch,
         };
+        // From here on, dropping `app` stops whatever runs.
+        let hot = {
+            let cfg = app.cfg.clone();
+            let stop = app.stop_hot.clone();
+            let live = app.live.clone();
+            let counters = app.counters.clone();
+            std::thread::Builder::new()
+                .name("floe-hot".into())
+                .spawn(move || {
+                    hot_thread(
+                        &cfg, source, endpoint, counters, &stop, &live, &req_rx, ready_tx,
+                    )
+                })
+                .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
+        };
+        app.hot = Some(hot);
         let deadline = started + start_timeout;
         let left = deadline.saturating_duration_since(Instant::now());
         match ready_rx.recv_timeout(left) {
@@ -938,7 +942,14 @@ impl InProcess {
             let ready = self.gateway.stats().ready();
             let logged_in = self.logged_in();
             let s = self.live.stats();
-            if ready && logged_in && s.quotes > 0 {
+            // With the synthetic flow on, quotes (a two-sided book); without
+            // it, the start-of-day messages.
+            let market = if self.venue_cfg.flow.enabled {
+                s.quotes > 0
+            } else {
+                s.md_messages > 0
+            };
+            if ready && logged_in && market {
                 return Ok(());
             }
             let hot_dead = self.hot.as_ref().is_none_or(|h| h.is_finished());
@@ -1229,6 +1240,13 @@ impl InProcess {
         drop(self.hosts.take());
     }
 }
+
+// The harness is shared between threads (HTTP tests, benchmarks).
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<InProcess>();
+    shared::<Report>();
+};
 
 impl Drop for InProcess {
     fn drop(&mut self) {

@@ -206,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .start()
         .context("starting the venue and the appliance")?;
     let up = t0.elapsed();
+    let namespaces = app.namespaces();
     if !args.json {
         let ns = app
             .namespaces()
@@ -280,7 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let execs = executions(&report);
     let text = if args.json {
-        json_summary(&args, &status, &report, execs, working)
+        json_summary(&args, &status, &report, execs, working, namespaces)
     } else {
         text_summary(&status, &report, execs, working, outcome)
     };
@@ -309,6 +310,7 @@ fn json_summary(
     report: &Report,
     executions: u64,
     working: Duration,
+    namespaces: Option<(String, String)>,
 ) -> String {
     let h = &report.tick_to_trade;
     let mut ttt = serde_json::Map::new();
@@ -348,6 +350,7 @@ fn json_summary(
             .map(|h| h.feed.datagrams)
             .or(report.venue_server.map(|s| s.feed.datagrams)),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
+        "namespaces": namespaces.map(|(v, a)| [v, a]),
     });
     format!("{v}\n")
 }
