@@ -6,7 +6,8 @@
 //!   percentiles; two runs with the same seed (side by side) send the same
 //!   children and get the same average price;
 //! - `--nic af_packet` (root) runs over a veth pair in two namespaces of its
-//!   own and removes them afterwards;
+//!   own and removes them afterwards; with the `dpdk` feature, `--nic dpdk`
+//!   does the same over DPDK's `net_af_packet` vdev;
 //! - bad `--nic` values, `--nic dpdk` without the feature and `--nic
 //!   af_packet` without root fail with a message that says why.
 //!
@@ -58,7 +59,9 @@ impl Run {
 
     fn floe(args: &[&str]) -> Run {
         Run::start(
-            Command::new(env!("CARGO_BIN_EXE_floe")).args(args),
+            Command::new(env!("CARGO_BIN_EXE_floe"))
+                .args(args)
+                .env("RUST_LOG", "info"),
             &format!("floe {}", args.join(" ")),
         )
     }
@@ -163,24 +166,45 @@ fn af_packet_over_its_own_veth_pair() {
         eprintln!("af_packet_over_its_own_veth_pair: skipped: needs root (namespaces, AF_PACKET)");
         return;
     }
-    let before = namespaces();
-    let out =
-        Run::floe(&["demo", "--json", "--seed", "7", "--nic", "af_packet"]).wait(DEMO_TIMEOUT);
+    let run = Run::floe(&["demo", "--json", "--seed", "7", "--nic", "af_packet"]);
+    // The harness names its pair after the process: fapp<pid>x<n>.
+    let mine = format!("fapp{}x", run.child.id());
+    let out = run.wait(DEMO_TIMEOUT);
     let v = summary(&out, "demo --nic af_packet");
     assert_eq!(v["nic"], "af_packet");
+    let ns = v["namespaces"]
+        .as_array()
+        .expect("the namespaces it ran in");
+    assert_eq!(ns.len(), 2, "{v}");
+    for n in ns {
+        let n = n.as_str().expect("a name");
+        assert!(n.starts_with(&mine), "{n} is the demo's own");
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The venue ran on kernel sockets in its namespace.
     assert!(
         stderr.contains("floe::exchange::server"),
         "the kernel venue's log lines: {stderr}"
     );
-    let after = namespaces();
-    let left: Vec<&String> = after
-        .iter()
-        .filter(|n| n.starts_with("fapp") && !before.contains(n))
+    let left: Vec<String> = namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&mine))
         .collect();
     assert!(left.is_empty(), "the demo removed its namespaces: {left:?}");
     eprintln!("demo --nic af_packet --json --seed 7:\n{v}");
+}
+
+#[cfg(feature = "dpdk")]
+#[test]
+fn dpdk_over_the_af_packet_vdev() {
+    if !floe::nic::veth::is_root() {
+        eprintln!("dpdk_over_the_af_packet_vdev: skipped: needs root (namespaces, CAP_NET_ADMIN)");
+        return;
+    }
+    let out = Run::floe(&["demo", "--json", "--seed", "7", "--nic", "dpdk"]).wait(DEMO_TIMEOUT);
+    let v = summary(&out, "demo --nic dpdk");
+    assert_eq!(v["nic"], "dpdk");
+    eprintln!("demo --nic dpdk --json --seed 7:\n{v}");
 }
 
 /// Network namespaces present now.

@@ -82,10 +82,11 @@ use crate::exchange::sim_host::{
     self, HostOptions, HostStats, IdleOptions, VenueHost, VenueThread, DEFAULT_MAC,
 };
 use crate::exchange::VenueConfig;
+use crate::feed::moldudp64::MoldCounters;
 use crate::nic::memory::{self, MemoryNic};
 use crate::nic::pcap::{PcapConfig, PcapNic};
 use crate::nic::veth::{self, NetnsThread, TestHosts};
-use crate::nic::Nic;
+use crate::nic::{Nic, NicStats};
 use crate::time::{Clock, Nanos, WallClock};
 use crate::types::{Side, Symbol};
 
@@ -371,8 +372,10 @@ impl Builder {
 
     /// Starts the venue, the appliance and the control plane, and returns
     /// once the engine takes commands, the order session is logged in and
-    /// market data flows (bounded by [`Self::start_timeout`]). On error
-    /// everything started so far is stopped.
+    /// market data flows — quotes when the venue's synthetic flow is on,
+    /// else the start-of-day messages (bounded by [`Self::start_timeout`]).
+    /// On error everything started so far is stopped (and a veth pair
+    /// removed).
     pub fn start(self) -> Result<InProcess, AppError> {
         InProcess::start(self)
     }
@@ -465,7 +468,13 @@ struct HotEnd {
     stats: RuntimeStats,
     halted: Option<String>,
     tick_to_trade: Histogram<u64>,
+    feed: Vec<MoldCounters>,
+    nic: NicStats,
 }
+
+/// The venue's counters when it ended: its own, the memory host's, the
+/// kernel server's.
+type VenueEnd = (VenueStats, Option<HostStats>, Option<ServerStats>);
 
 /// The venue side of the harness.
 enum VenueSide {
@@ -500,17 +509,17 @@ impl VenueSide {
     }
 
     /// Joins the venue thread (after [`Self::request_stop`]).
-    fn join(self) -> Result<(VenueStats, Option<HostStats>), AppError> {
+    fn join(self) -> Result<VenueEnd, AppError> {
         match self {
             VenueSide::Memory(v) => {
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.join()));
                 match r {
-                    Ok((stats, _nic)) => Ok((stats.venue, Some(stats))),
+                    Ok((stats, _nic)) => Ok((stats.venue, Some(stats), None)),
                     Err(_) => Err(AppError::Thread("the venue thread panicked".into())),
                 }
             }
             VenueSide::Kernel { thread, .. } => match thread.join() {
-                Ok(Ok(stats)) => Ok((stats.venue, None)),
+                Ok(Ok(stats)) => Ok((stats.venue, None, Some(stats))),
                 Ok(Err(e)) => Err(AppError::Venue(e)),
                 Err(e) => Err(AppError::Thread(e)),
             },
@@ -598,10 +607,18 @@ pub struct Report {
     pub tick_to_trade: Histogram<u64>,
     /// Every parent's last status, by id.
     pub parents: Vec<ParentStatus>,
+    /// The appliance's MoldUDP64 sessions at the end, one per feed group
+    /// (messages, gaps, re-requests, losses).
+    pub feed: Vec<MoldCounters>,
+    /// The appliance's NIC counters at the end.
+    pub nic: NicStats,
     /// The venue's counters.
     pub venue: VenueStats,
     /// The venue host's counters (network, audit), on the memory pair.
     pub venue_host: Option<HostStats>,
+    /// The kernel venue's counters (feed and re-request sockets, audit),
+    /// over veth.
+    pub venue_server: Option<ServerStats>,
     /// From [`Builder::start`] to the end of [`InProcess::stop`].
     pub elapsed: Duration,
     /// The venue's audit file, if one was written.
@@ -857,20 +874,6 @@ impl InProcess {
         let live = Arc::new(Live::default());
         let (req_tx, req_rx) = bounded::<HotRequest>(8);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let hot = {
-            let cfg = cfg.clone();
-            let stop = stop_hot.clone();
-            let live = live.clone();
-            let counters = counters.clone();
-            std::thread::Builder::new()
-                .name("floe-hot".into())
-                .spawn(move || {
-                    hot_thread(
-                        &cfg, source, endpoint, counters, &stop, &live, &req_rx, ready_tx,
-                    )
-                })
-                .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
-        };
         let mut app = InProcess {
             seed,
             cfg,
@@ -881,7 +884,7 @@ impl InProcess {
             control_addr,
             venue: Some(venue),
             addresses,
-            hot: Some(hot),
+            hot: None,
             stop_hot,
             live,
             requests: req_tx,
@@ -895,6 +898,22 @@ impl InProcess {
             hosts,
             _scratch: scratch,
         };
+        // From here on, dropping `app` stops whatever runs.
+        let hot = {
+            let cfg = app.cfg.clone();
+            let stop = app.stop_hot.clone();
+            let live = app.live.clone();
+            let counters = app.counters.clone();
+            std::thread::Builder::new()
+                .name("floe-hot".into())
+                .spawn(move || {
+                    hot_thread(
+                        &cfg, source, endpoint, counters, &stop, &live, &req_rx, ready_tx,
+                    )
+                })
+                .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
+        };
+        app.hot = Some(hot);
         let deadline = started + start_timeout;
         let left = deadline.saturating_duration_since(Instant::now());
         match ready_rx.recv_timeout(left) {
@@ -923,7 +942,14 @@ impl InProcess {
             let ready = self.gateway.stats().ready();
             let logged_in = self.logged_in();
             let s = self.live.stats();
-            if ready && logged_in && s.quotes > 0 {
+            // With the synthetic flow on, quotes (a two-sided book); without
+            // it, the start-of-day messages.
+            let market = if self.venue_cfg.flow.enabled {
+                s.quotes > 0
+            } else {
+                s.md_messages > 0
+            };
+            if ready && logged_in && market {
                 return Ok(());
             }
             let hot_dead = self.hot.as_ref().is_none_or(|h| h.is_finished());
@@ -1171,7 +1197,7 @@ impl InProcess {
             Some(Err(_)) => return Err(AppError::Thread("the hot thread panicked".into())),
             None => return Err(AppError::Thread("already stopped".into())),
         };
-        let (venue, venue_host) = venue?.unwrap_or_default();
+        let (venue, venue_host, venue_server) = venue?.unwrap_or_default();
         if let Some(Err(e)) = control {
             tracing::warn!("control plane: {e}");
         }
@@ -1183,9 +1209,12 @@ impl InProcess {
             runtime: end.stats,
             halted: end.halted,
             tick_to_trade: end.tick_to_trade,
+            feed: end.feed,
+            nic: end.nic,
             parents,
             venue,
             venue_host,
+            venue_server,
             elapsed: self.started.elapsed(),
             audit: self.audit.clone(),
             pcap: self.pcap.clone(),
@@ -1211,6 +1240,13 @@ impl InProcess {
         drop(self.hosts.take());
     }
 }
+
+// The harness is shared between threads (HTTP tests, benchmarks).
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<InProcess>();
+    shared::<Report>();
+};
 
 impl Drop for InProcess {
     fn drop(&mut self) {
@@ -1326,6 +1362,8 @@ fn hot_thread(
         stats: rt.stats(),
         halted: rt.halted().map(str::to_owned),
         tick_to_trade: rt.tick_to_trade().clone(),
+        feed: rt.feeds().iter().map(|s| *s.counters()).collect(),
+        nic: rt.nic().stats(),
     };
     drop(rt);
     Ok(end)

@@ -206,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .start()
         .context("starting the venue and the appliance")?;
     let up = t0.elapsed();
+    let namespaces = app.namespaces();
     if !args.json {
         let ns = app
             .namespaces()
@@ -280,7 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let execs = executions(&report);
     let text = if args.json {
-        json_summary(&args, &status, &report, execs, working)
+        json_summary(&args, &status, &report, execs, working, namespaces)
     } else {
         text_summary(&status, &report, execs, working, outcome)
     };
@@ -309,6 +310,7 @@ fn json_summary(
     report: &Report,
     executions: u64,
     working: Duration,
+    namespaces: Option<(String, String)>,
 ) -> String {
     let h = &report.tick_to_trade;
     let mut ttt = serde_json::Map::new();
@@ -333,7 +335,22 @@ fn json_summary(
         "elapsed_seconds": report.elapsed.as_secs_f64(),
         "orders_sent": report.runtime.orders_sent,
         "market_data_messages": report.runtime.md_messages,
+        "feed_gaps": report.feed.iter().map(|f| f.gaps).sum::<u64>(),
+        "feed_rerequests": report.feed.iter().map(|f| f.requests).sum::<u64>(),
+        "feed_messages_lost": report.feed.iter().map(|f| f.messages_lost).sum::<u64>(),
+        "nic_rx_frames": report.nic.rx_frames,
+        "nic_rx_dropped": report.nic.rx_dropped,
+        "nic_tx_frames": report.nic.tx_frames,
+        "venue_rerequests_answered": report
+            .venue_host
+            .map(|h| h.requests.answers)
+            .or(report.venue_server.map(|s| s.requests.answers)),
+        "venue_feed_datagrams": report
+            .venue_host
+            .map(|h| h.feed.datagrams)
+            .or(report.venue_server.map(|s| s.feed.datagrams)),
         "pcap": args.pcap.as_ref().map(|p| p.display().to_string()),
+        "namespaces": namespaces.map(|(v, a)| [v, a]),
     });
     format!("{v}\n")
 }
@@ -374,10 +391,17 @@ fn text_summary(
     );
     let _ = writeln!(
         t,
-        "  time           {:.2} s to fill, {:.2} s in all; {} market-data messages",
+        "  time           {:.2} s to fill, {:.2} s in all",
         working.as_secs_f64(),
         report.elapsed.as_secs_f64(),
-        report.runtime.md_messages
+    );
+    let _ = writeln!(
+        t,
+        "  market data    {} ITCH messages, {} gaps, {} re-requests, {} lost",
+        report.runtime.md_messages,
+        report.feed.iter().map(|f| f.gaps).sum::<u64>(),
+        report.feed.iter().map(|f| f.requests).sum::<u64>(),
+        report.feed.iter().map(|f| f.messages_lost).sum::<u64>(),
     );
     if h.is_empty() {
         let _ = writeln!(t, "  tick-to-trade  no samples");
