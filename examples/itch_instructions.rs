@@ -18,7 +18,9 @@
 //!   nanoseconds per message of each over `FLOE_TIME_RUNS` rounds (default
 //!   15). Interleaving exposes all modes to the same interference.
 //!
-//! Environment: `FLOE_ORDERS_PER_BOOK` (default 16,384) sizes the books;
+//! Environment: `FLOE_ORDERS_PER_BOOK` (default 16,384) sizes the books,
+//! `FLOE_WINDOW_SLOTS` the market-wide order window (default: one slot per
+//! order of all books, as `Books::with_capacity` picks);
 //! `FLOE_TIME_RUNS=N` also times the measured function N more times (fresh
 //! books each run) and prints the fastest run's nanoseconds per message —
 //! the minimum filters out preemption on a shared machine.
@@ -39,7 +41,11 @@ fn env(name: &str, default: usize) -> usize {
 
 fn books() -> Books {
     let orders = env("FLOE_ORDERS_PER_BOOK", 16_384);
-    let mut b = Books::with_capacity(64, orders, 2_048, &[]).expect("books");
+    let mut b = match env("FLOE_WINDOW_SLOTS", 0) {
+        0 => Books::with_capacity(64, orders, 2_048, &[]),
+        slots => Books::with_window(64, orders, 2_048, &[], slots),
+    }
+    .expect("books");
     b.prefault();
     b
 }

@@ -6,7 +6,8 @@
 mod common;
 
 use common::model::ModelBook;
-use floe::book::{Book, BookError};
+use floe::book::{Book, BookError, BookMut, BookRef, Books};
+use floe::types::Symbol;
 use floe::types::{Level, Price4, Qty, Side};
 use proptest::prelude::*;
 
@@ -313,4 +314,170 @@ fn long_churn_on_a_large_book_matches_model() {
         }
     }
     check_state(&book, &model, &live);
+}
+
+/// A reference for the set tests: mostly from a small space whose members
+/// share window slots (so orders are moved out of the window all the time),
+/// sometimes one too large for a window entry, which its book keeps in its
+/// table.
+fn set_ref() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        12 => 0u64..40,
+        2 => (0u64..6).prop_map(|x| x << 50),
+        1 => (0u64..3).prop_map(|x| u64::MAX - x),
+    ]
+}
+
+fn set_op() -> impl Strategy<Value = (usize, Op)> {
+    let op = prop_oneof![
+        6 => (set_ref(), side(), qty(), price()).prop_map(|(r, s, q, p)| Op::Add(r, s, q, p)),
+        3 => (set_ref(), qty()).prop_map(|(r, q)| Op::Execute(r, q)),
+        2 => (set_ref(), qty()).prop_map(|(r, q)| Op::Cancel(r, q)),
+        2 => set_ref().prop_map(Op::Delete),
+        3 => (set_ref(), set_ref(), qty(), price()).prop_map(|(a, b, q, p)| Op::Replace(a, b, q, p)),
+    ];
+    (0usize..3, op)
+}
+
+/// Applies `op` to a book of the set and to its standalone twin; the
+/// outcomes must be equal.
+fn set_step(set: &mut BookMut<'_>, alone: &mut Book, op: &Op) -> Result<(), BookError> {
+    let (got, want) = match *op {
+        Op::Add(r, s, q, p) => (
+            set.add(r, s, Qty(q), Price4(p)).map(|()| None),
+            alone.add(r, s, Qty(q), Price4(p)).map(|()| None),
+        ),
+        Op::Execute(r, q) => (
+            set.execute(r, Qty(q)).map(Some),
+            alone.execute(r, Qty(q)).map(Some),
+        ),
+        Op::Cancel(r, q) => (
+            set.cancel(r, Qty(q)).map(Some),
+            alone.cancel(r, Qty(q)).map(Some),
+        ),
+        Op::Delete(r) => (set.delete(r).map(Some), alone.delete(r).map(Some)),
+        Op::Replace(a, b, q, p) => (
+            set.replace(a, b, Qty(q), Price4(p)).map(Some),
+            alone.replace(a, b, Qty(q), Price4(p)).map(Some),
+        ),
+    };
+    assert_eq!(got, want, "{op:?}");
+    got.map(|_| ())
+}
+
+/// A book of the set shows exactly what its standalone twin shows.
+fn check_twin(set: BookRef<'_>, alone: &Book, refs: &[u64]) {
+    assert_eq!(set.top(), alone.top(), "top");
+    assert_eq!(set.top_mark(), alone.top_mark(), "top mark");
+    assert_eq!(set.order_count(), alone.order_count(), "order count");
+    assert_eq!(set.peak_orders(), alone.peak_orders(), "peak orders");
+    assert_eq!(set.peak_levels(), alone.peak_levels(), "peak levels");
+    for s in [Side::Buy, Side::Sell] {
+        assert_eq!(
+            set.levels(s).collect::<Vec<_>>(),
+            alone.levels(s).collect::<Vec<_>>(),
+            "{s:?} levels"
+        );
+    }
+    for &r in refs {
+        assert_eq!(set.order(r), alone.order(r), "order {r}");
+    }
+    let mut got: Vec<_> = set.orders().collect();
+    let mut want: Vec<_> = alone.orders().collect();
+    got.sort_by_key(|x| x.0);
+    want.sort_by_key(|x| x.0);
+    assert_eq!(got, want, "every order");
+}
+
+fn set_refs() -> Vec<u64> {
+    let mut refs: Vec<u64> = (0..40).collect();
+    refs.extend((0..6).map(|x| x << 50));
+    refs.extend((0..3).map(|x| u64::MAX - x));
+    refs
+}
+
+/// Three books in a set with a shared window.
+fn set_of_three(orders: usize, levels: usize, window: usize) -> Books {
+    let mut set = Books::with_window(3, orders, levels, &[], window).unwrap();
+    for (i, s) in ["A", "B", "C"].iter().enumerate() {
+        assert_eq!(
+            set.on_directory(i as u16 + 1, Symbol::new(s).unwrap()),
+            Some(i)
+        );
+    }
+    set
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    /// The books of a set behave exactly like standalone books, whatever the
+    /// window's size: the same references are used in every book, and most
+    /// share window slots, so orders move out of the window to their own
+    /// books' tables (from whichever book adds), and lookups go there.
+    #[test]
+    fn books_of_a_set_match_standalone_books(
+        window in prop_oneof![Just(1usize), Just(4), Just(16), Just(64)],
+        max_orders in 1usize..24,
+        max_levels in 1usize..6,
+        ops in prop::collection::vec(set_op(), 1..300),
+    ) {
+        let mut set = set_of_three(max_orders, max_levels, window);
+        let mut alone: Vec<Book> = (0..3).map(|_| Book::with_capacity(max_orders, max_levels)).collect();
+        let refs = set_refs();
+        for (b, op) in &ops {
+            let _ = set_step(&mut set.book_mut(*b).unwrap(), &mut alone[*b], op);
+            for (i, twin) in alone.iter().enumerate() {
+                check_twin(set.book(i).unwrap(), twin, &refs);
+            }
+        }
+    }
+}
+
+/// A one-slot window: every add moves the order before it out, far past the
+/// slot's 255-order count (which then stays saturated); every order is
+/// still found, executed and deleted as in standalone books.
+#[test]
+fn a_one_slot_window_saturates_and_stays_exact() {
+    let mut set = set_of_three(1_000, 64, 1);
+    let mut alone: Vec<Book> = (0..3).map(|_| Book::with_capacity(1_000, 64)).collect();
+    let refs: Vec<u64> = (1..=900).collect();
+    for &r in &refs {
+        let b = (r % 3) as usize;
+        let side = if r % 2 == 0 { Side::Buy } else { Side::Sell };
+        let op = Op::Add(r, side, 10 + (r % 7) as u32, 1_000 + (r % 13) as u32);
+        set_step(&mut set.book_mut(b).unwrap(), &mut alone[b], &op).unwrap();
+    }
+    for &r in &refs {
+        let b = (r % 3) as usize;
+        let op = match r % 4 {
+            0 => Op::Execute(r, 3),
+            1 => Op::Cancel(r, 2),
+            2 => Op::Replace(r, r + 10_000, 5, 1_010),
+            _ => Op::Delete(r),
+        };
+        set_step(&mut set.book_mut(b).unwrap(), &mut alone[b], &op).unwrap();
+        // A reference is not found through another book.
+        let other = (b + 1) % 3;
+        assert_eq!(
+            set.book_mut(other).unwrap().delete(r),
+            Err(BookError::UnknownOrder(r))
+        );
+    }
+    for (i, twin) in alone.iter().enumerate() {
+        check_twin(set.book(i).unwrap(), twin, &refs);
+    }
+    for &r in &refs {
+        let b = (r % 3) as usize;
+        let target = if r % 4 == 2 { r + 10_000 } else { r };
+        let _ = set_step(
+            &mut set.book_mut(b).unwrap(),
+            &mut alone[b],
+            &Op::Delete(target),
+        );
+    }
+    for (i, twin) in alone.iter().enumerate() {
+        check_twin(set.book(i).unwrap(), twin, &refs);
+        assert_eq!(twin.order_count(), 0);
+    }
 }

@@ -1,8 +1,16 @@
 //! [`Books`]: the set of books, the stock-locate map and the feed counters.
+//!
+//! The books of a set share one market-wide order [`Window`] in front of
+//! their own order tables: an order lives in the window slot of its
+//! reference, or (when it outlived a turn of the window, or its reference
+//! is too large for an entry) in its book's table. [`BookMut`] applies book
+//! operations through both; [`BookRef`] reads a book of the set.
 
-use super::order_book::Book;
+use super::order_book::{BookError, BookState, OrderInfo, Store, Top, TopMark};
+use super::orders::{OrderTable, Probe, Resting};
+use super::window::{Lookup, Window};
 use crate::config::BookConfig;
-use crate::types::Symbol;
+use crate::types::{Level, Price4, Qty, Side, Symbol};
 use std::collections::HashMap;
 
 /// Locate-table value of a locate no directory message named.
@@ -102,10 +110,17 @@ pub enum BooksError {
 /// a directory message only assigns a free one, and nothing grows
 /// afterwards. [`Books::on_demand`] instead allocates each book when the
 /// directory first names its symbol: for offline replay of whole-market
-/// files, where most of a large `book.symbols` may never be used.
+/// files, where most of a large `book.symbols` may never be used. The
+/// market-wide order window is allocated up front either way (zeroed: its
+/// pages are committed as references reach them, or by [`Books::prefault`]).
 pub struct Books {
-    /// Allocated books; up to `capacity`, all of them unless on demand.
-    books: Vec<Book>,
+    /// Price levels and counts of each allocated book; up to `capacity`,
+    /// all of them unless on demand.
+    states: Vec<BookState>,
+    /// Each allocated book's own order table (orders not in the window).
+    tables: Vec<OrderTable>,
+    /// The market-wide order window.
+    window: Window,
     capacity: usize,
     orders_per_book: usize,
     levels_per_side: usize,
@@ -135,12 +150,35 @@ impl Books {
 
     /// `symbols` books of `orders_per_book` orders and `levels_per_side`
     /// levels each, all allocated now; when `only` is not empty, only those
-    /// symbols get books.
+    /// symbols get books. The order window gets one slot per order of all
+    /// books (a power of two, clamped to 2^12..=2^22 slots).
     pub fn with_capacity(
         symbols: usize,
         orders_per_book: usize,
         levels_per_side: usize,
         only: &[Symbol],
+    ) -> Result<Books, BooksError> {
+        let window = window_for(symbols, orders_per_book);
+        Books::build_with(
+            symbols,
+            orders_per_book,
+            levels_per_side,
+            only.to_vec(),
+            true,
+            window,
+        )
+    }
+
+    /// Like [`Books::with_capacity`] with an order window of `window_slots`
+    /// slots (rounded up to a power of two). The window's size changes where
+    /// orders are kept, never what the books hold: a small window moves
+    /// more orders to their books' tables.
+    pub fn with_window(
+        symbols: usize,
+        orders_per_book: usize,
+        levels_per_side: usize,
+        only: &[Symbol],
+        window_slots: usize,
     ) -> Result<Books, BooksError> {
         Books::build_with(
             symbols,
@@ -148,6 +186,7 @@ impl Books {
             levels_per_side,
             only.to_vec(),
             true,
+            Window::with_slots(window_slots),
         )
     }
 
@@ -163,6 +202,7 @@ impl Books {
             cfg.levels_per_side,
             only,
             eager,
+            window_for(cfg.symbols, cfg.orders_per_book),
         )
     }
 
@@ -172,20 +212,17 @@ impl Books {
         levels_per_side: usize,
         mut only: Vec<Symbol>,
         eager: bool,
+        window: Window,
     ) -> Result<Books, BooksError> {
         if symbols > MAX_BOOKS {
             return Err(BooksError::TooManyBooks);
         }
         only.sort_unstable();
         only.dedup();
-        let mut books = Vec::with_capacity(symbols);
-        if eager {
-            books.extend(
-                (0..symbols).map(|_| Book::with_capacity(orders_per_book, levels_per_side)),
-            );
-        }
-        Ok(Books {
-            books,
+        let mut books = Books {
+            states: Vec::with_capacity(symbols),
+            tables: Vec::with_capacity(symbols),
+            window,
             capacity: symbols,
             orders_per_book,
             levels_per_side,
@@ -194,7 +231,21 @@ impl Books {
             by_symbol: HashMap::with_capacity(symbols),
             only,
             counters: Counters::default(),
-        })
+        };
+        if eager {
+            for _ in 0..symbols {
+                books.allocate();
+            }
+        }
+        Ok(books)
+    }
+
+    /// Allocates one more book (within the reserved capacity).
+    fn allocate(&mut self) {
+        self.states
+            .push(BookState::with_capacity(self.levels_per_side));
+        self.tables
+            .push(OrderTable::with_capacity(self.orders_per_book));
     }
 
     /// Applies a stock directory entry: maps `locate` to the book of
@@ -230,12 +281,9 @@ impl Books {
             }
             return None;
         }
-        if self.books.len() <= i {
+        if self.states.len() <= i {
             // On-demand mode: within the reserved capacity.
-            self.books.push(Book::with_capacity(
-                self.orders_per_book,
-                self.levels_per_side,
-            ));
+            self.allocate();
         }
         self.symbols.push(symbol);
         self.by_symbol.insert(symbol, i as u16);
@@ -267,30 +315,41 @@ impl Books {
 
     /// The book at `index`, if assigned.
     #[inline]
-    pub fn book(&self, index: usize) -> Option<&Book> {
-        if index < self.symbols.len() {
-            self.books.get(index)
-        } else {
-            None
+    pub fn book(&self, index: usize) -> Option<BookRef<'_>> {
+        if index >= self.symbols.len() {
+            return None;
         }
+        Some(BookRef {
+            state: self.states.get(index)?,
+            table: self.tables.get(index)?,
+            window: &self.window,
+            book: index,
+        })
     }
 
-    /// The book at `index`, if assigned, mutably.
+    /// The book at `index`, if assigned, to apply operations to.
     #[inline]
-    pub fn book_mut(&mut self, index: usize) -> Option<&mut Book> {
-        if index < self.symbols.len() {
-            self.books.get_mut(index)
-        } else {
-            None
-        }
+    pub fn book_mut(&mut self, index: usize) -> Option<BookMut<'_>> {
+        self.split_mut(index).map(|(b, _, _)| b)
     }
 
     /// The book at `index` (if assigned), its symbol and the counters, all
     /// at once: what the feed handler needs to apply one message.
-    #[inline]
-    pub fn split_mut(&mut self, index: usize) -> Option<(&mut Book, Symbol, &mut Counters)> {
+    #[inline(always)]
+    pub fn split_mut(&mut self, index: usize) -> Option<(BookMut<'_>, Symbol, &mut Counters)> {
         let symbol = *self.symbols.get(index)?;
-        let book = self.books.get_mut(index)?;
+        // Every allocated book has a table (`allocate` pushes both).
+        if index >= self.tables.len() {
+            return None;
+        }
+        let book = BookMut {
+            state: self.states.get_mut(index)?,
+            orders: SetOrders {
+                window: &mut self.window,
+                tables: &mut self.tables,
+                book: index,
+            },
+        };
         Some((book, symbol, &mut self.counters))
     }
 
@@ -301,7 +360,7 @@ impl Books {
     }
 
     /// The book of `symbol`.
-    pub fn by_symbol(&self, symbol: &Symbol) -> Option<&Book> {
+    pub fn by_symbol(&self, symbol: &Symbol) -> Option<BookRef<'_>> {
         self.find(symbol).and_then(|i| self.book(i))
     }
 
@@ -321,15 +380,365 @@ impl Books {
     }
 
     /// Every assigned book with its symbol, in assignment order.
-    pub fn iter(&self) -> impl Iterator<Item = (Symbol, &Book)> + '_ {
-        self.symbols.iter().copied().zip(self.books.iter())
+    pub fn iter(&self) -> impl Iterator<Item = (Symbol, BookRef<'_>)> + '_ {
+        self.symbols
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &s)| Some((s, self.book(i)?)))
     }
 
-    /// Commits every book's pages now (call at start-up on a live appliance).
+    /// Slots in the market-wide order window.
+    pub fn window_slots(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Commits every book's pages and the order window's now (call at
+    /// start-up on a live appliance).
     pub fn prefault(&mut self) {
-        for b in &mut self.books {
-            b.prefault();
+        for s in &mut self.states {
+            s.prefault();
         }
+        for t in &mut self.tables {
+            t.prefault();
+        }
+        self.window.prefault();
+    }
+}
+
+/// The window for `symbols` books of `orders_per_book` orders each.
+fn window_for(symbols: usize, orders_per_book: usize) -> Window {
+    Window::for_capacity(symbols.saturating_mul(orders_per_book))
+}
+
+/// Where an order of a set's book sits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum At {
+    /// In the window, at this slot.
+    Window(usize),
+    /// In the book's own table, at this slot.
+    Table(usize),
+}
+
+/// Finds `order_ref` of `book`: in its window slot, or in the book's table
+/// when the slot says an order of its reference bits may have moved there
+/// (or the reference is too large for the window).
+#[inline(always)]
+fn find_order(
+    window: &Window,
+    table: &OrderTable,
+    book: usize,
+    order_ref: u64,
+) -> Option<(At, Resting)> {
+    if let Some(slot) = window.slot_of(order_ref) {
+        match window.lookup(slot, book, order_ref) {
+            Lookup::Here(r) => return Some((At::Window(slot), r)),
+            Lookup::Absent => return None,
+            Lookup::AskTable => {}
+        }
+    }
+    match table.probe(order_ref) {
+        Probe::Found(s) => Some((At::Table(s), table.at(s))),
+        Probe::Vacant(_) => None,
+    }
+}
+
+/// The orders of one book of a set: the shared window and every book's
+/// table (an order moved out of the window goes to its own book's table,
+/// whichever book is adding). `book` indexes `tables`.
+pub(crate) struct SetOrders<'a> {
+    window: &'a mut Window,
+    tables: &'a mut [OrderTable],
+    book: usize,
+}
+
+impl SetOrders<'_> {
+    /// This book's table (always there: `split_mut` checked the index).
+    #[inline(always)]
+    fn own(&self) -> Option<&OrderTable> {
+        self.tables.get(self.book)
+    }
+
+    #[inline(always)]
+    fn own_mut(&mut self) -> Option<&mut OrderTable> {
+        self.tables.get_mut(self.book)
+    }
+
+    /// Moves the order occupying window `slot` to its own book's table, and
+    /// counts it in the slot. That table has room: its book's count
+    /// includes the order, and the book's capacity bounds the count.
+    #[inline(never)]
+    fn evict(&mut self, slot: usize) {
+        let Some((book, order_ref, order)) = self.window.occupant(slot) else {
+            return;
+        };
+        match self.tables.get_mut(book) {
+            Some(t) => match t.probe(order_ref) {
+                Probe::Vacant(s) => t.insert_at(s, order_ref, order),
+                Probe::Found(_) => debug_assert!(false, "evicted order in its table"),
+            },
+            None => debug_assert!(false, "window entry of no book"),
+        }
+        self.window.clear_slot(slot);
+        self.window.note_evicted(slot);
+    }
+}
+
+impl Store for SetOrders<'_> {
+    type Loc = At;
+    type Vacancy = At;
+
+    #[inline(always)]
+    fn find(&self, order_ref: u64) -> Option<(At, Resting)> {
+        find_order(self.window, self.own()?, self.book, order_ref)
+    }
+
+    #[inline(always)]
+    fn vacancy(&self, order_ref: u64) -> Option<At> {
+        let own = self.own()?;
+        match self.window.slot_of(order_ref) {
+            Some(slot) => match self.window.lookup(slot, self.book, order_ref) {
+                Lookup::Here(_) => None,
+                Lookup::Absent => Some(At::Window(slot)),
+                Lookup::AskTable => match own.probe(order_ref) {
+                    Probe::Found(_) => None,
+                    Probe::Vacant(_) => Some(At::Window(slot)),
+                },
+            },
+            None => match own.probe(order_ref) {
+                Probe::Found(_) => None,
+                Probe::Vacant(s) => Some(At::Table(s)),
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        self.own().map_or(0, OrderTable::capacity)
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, at: At, order_ref: u64, r: Resting) {
+        match at {
+            At::Window(slot) => {
+                if self.window.is_occupied(slot) {
+                    // The order there outlived a turn of the window.
+                    self.evict(slot);
+                }
+                self.window.put(slot, self.book, order_ref, r);
+            }
+            At::Table(s) => {
+                if let Some(t) = self.own_mut() {
+                    t.insert_at(s, order_ref, r);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn set_qty(&mut self, at: At, qty: Qty) {
+        match at {
+            At::Window(slot) => self.window.set_qty(slot, qty),
+            At::Table(s) => {
+                if let Some(t) = self.own_mut() {
+                    t.set_qty(s, qty);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, at: At) {
+        match at {
+            At::Window(slot) => self.window.clear_slot(slot),
+            At::Table(s) => {
+                let Some(t) = self.own_mut() else { return };
+                let order_ref = t.ref_at(s);
+                t.remove_at(s);
+                // A table order with a window slot was moved out of it.
+                if let Some(slot) = self.window.slot_of(order_ref) {
+                    self.window.note_returned(slot);
+                }
+            }
+        }
+    }
+}
+
+/// A book of a [`Books`] set, to read: the same queries as
+/// [`Book`](super::Book).
+#[derive(Clone, Copy)]
+pub struct BookRef<'a> {
+    state: &'a BookState,
+    table: &'a OrderTable,
+    window: &'a Window,
+    book: usize,
+}
+
+impl<'a> BookRef<'a> {
+    /// A resting order by reference.
+    #[inline]
+    pub fn order(&self, order_ref: u64) -> Option<OrderInfo> {
+        find_order(self.window, self.table, self.book, order_ref).map(|(_, r)| r.into())
+    }
+
+    /// The best (highest) bid level.
+    #[inline]
+    pub fn best_bid(&self) -> Option<Level> {
+        self.state.best_bid()
+    }
+
+    /// The best (lowest) offer level.
+    #[inline]
+    pub fn best_ask(&self) -> Option<Level> {
+        self.state.best_ask()
+    }
+
+    /// Best bid and best offer together.
+    #[inline]
+    pub fn top(&self) -> Top {
+        self.state.top()
+    }
+
+    /// The fingerprint of the current top of book.
+    #[inline]
+    pub fn top_mark(&self) -> TopMark {
+        self.state.top_mark()
+    }
+
+    /// Shares displayed at `price` on `side` (zero when there is no level).
+    #[inline]
+    pub fn qty_at(&self, side: Side, price: Price4) -> Qty {
+        self.state.qty_at(side, price)
+    }
+
+    /// Writes the best `out.len()` levels of `side`, best first, into `out`;
+    /// returns how many were written.
+    #[inline]
+    pub fn depth(&self, side: Side, out: &mut [Level]) -> usize {
+        self.state.depth(side, out)
+    }
+
+    /// Every level of `side`, best first (not for the hot path).
+    pub fn levels(&self, side: Side) -> impl Iterator<Item = Level> + 'a {
+        self.state.levels(side)
+    }
+
+    /// Every resting order as `(reference, order)`, in no particular order
+    /// (not for the hot path: reads the whole order window).
+    pub fn orders(&self) -> impl Iterator<Item = (u64, OrderInfo)> + 'a {
+        self.table
+            .iter()
+            .chain(self.window.iter_book(self.book))
+            .map(|(k, r)| (k, r.into()))
+    }
+
+    /// Resting orders.
+    #[inline]
+    pub fn order_count(&self) -> usize {
+        self.state.order_count()
+    }
+
+    /// Price levels on `side`.
+    #[inline]
+    pub fn level_count(&self, side: Side) -> usize {
+        self.state.level_count(side)
+    }
+
+    /// The book's order capacity (`orders_per_book`).
+    pub fn order_capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// The per-side level capacity (`levels_per_side`).
+    pub fn level_capacity(&self) -> usize {
+        self.state.level_capacity()
+    }
+
+    /// The most orders resting at once since the book was allocated.
+    pub fn peak_orders(&self) -> usize {
+        self.state.peak_orders()
+    }
+
+    /// The most levels on one side at once since the book was allocated.
+    pub fn peak_levels(&self) -> usize {
+        self.state.peak_levels()
+    }
+}
+
+impl core::fmt::Debug for BookRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BookRef")
+            .field("orders", &self.order_count())
+            .field("bid_levels", &self.level_count(Side::Buy))
+            .field("ask_levels", &self.level_count(Side::Sell))
+            .field("top", &self.top())
+            .finish()
+    }
+}
+
+/// A book of a [`Books`] set, to apply operations to: the same operations,
+/// with the same results and errors, as [`Book`](super::Book).
+pub struct BookMut<'a> {
+    state: &'a mut BookState,
+    orders: SetOrders<'a>,
+}
+
+impl BookMut<'_> {
+    /// Adds a resting order; see [`Book::add`](super::Book::add).
+    #[inline]
+    pub fn add(
+        &mut self,
+        order_ref: u64,
+        side: Side,
+        qty: Qty,
+        price: Price4,
+    ) -> Result<(), BookError> {
+        self.state
+            .add(&mut self.orders, order_ref, side, qty, price)
+    }
+
+    /// Executes shares of a resting order; see
+    /// [`Book::execute`](super::Book::execute).
+    #[inline]
+    pub fn execute(&mut self, order_ref: u64, qty: Qty) -> Result<OrderInfo, BookError> {
+        self.state.execute(&mut self.orders, order_ref, qty)
+    }
+
+    /// Cancels shares of a resting order; see
+    /// [`Book::cancel`](super::Book::cancel).
+    #[inline]
+    pub fn cancel(&mut self, order_ref: u64, qty: Qty) -> Result<OrderInfo, BookError> {
+        self.state.cancel(&mut self.orders, order_ref, qty)
+    }
+
+    /// Deletes a resting order; see [`Book::delete`](super::Book::delete).
+    #[inline]
+    pub fn delete(&mut self, order_ref: u64) -> Result<OrderInfo, BookError> {
+        self.state.delete(&mut self.orders, order_ref)
+    }
+
+    /// Replaces a resting order; see [`Book::replace`](super::Book::replace).
+    #[inline]
+    pub fn replace(
+        &mut self,
+        old_ref: u64,
+        new_ref: u64,
+        qty: Qty,
+        price: Price4,
+    ) -> Result<OrderInfo, BookError> {
+        self.state
+            .replace(&mut self.orders, old_ref, new_ref, qty, price)
+    }
+
+    /// Best bid and best offer together.
+    #[inline]
+    pub fn top(&self) -> Top {
+        self.state.top()
+    }
+
+    /// The fingerprint of the current top of book.
+    #[inline]
+    pub fn top_mark(&self) -> TopMark {
+        self.state.top_mark()
     }
 }
 
@@ -396,7 +805,7 @@ mod tests {
         assert_eq!(b.on_directory(3, sym("C")), Some(1));
         assert_eq!(b.on_directory(4, sym("D")), None);
         assert_eq!(b.counters.symbols_ignored, 2);
-        let book = b.book_mut(1).unwrap();
+        let book = b.book(1).unwrap();
         assert_eq!((book.order_capacity(), book.level_capacity()), (8, 4));
         assert!(b.book(2).is_none());
     }

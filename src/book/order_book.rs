@@ -91,18 +91,79 @@ pub struct Top {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TopMark([u64; 2]);
 
-/// One symbol's order book: every resting order by reference number, and the
-/// displayed quantity per price level on each side.
-///
-/// Storage is allocated once by [`Book::with_capacity`] and never grows. Every
-/// operation either applies completely or returns a [`BookError`] and leaves
-/// the book exactly as it was; nothing panics on any input. Levels aggregate
-/// quantity only: time priority within a level is not tracked, so a replace
-/// (which loses priority on the venue) is a removal plus a new order here.
-pub struct Book {
-    orders: OrderTable,
+/// Where a book keeps its resting orders: its own [`OrderTable`] (a
+/// standalone [`Book`]), or the market-wide window in front of the book's
+/// table (a book of a [`Books`](super::Books) set).
+pub(crate) trait Store {
+    /// Where a found order sits.
+    type Loc: Copy;
+    /// Where a new order would go.
+    type Vacancy: Copy;
+    /// The order with `order_ref`, and where it sits.
+    fn find(&self, order_ref: u64) -> Option<(Self::Loc, Resting)>;
+    /// Where an order with `order_ref` would go; `None` when one is there.
+    fn vacancy(&self, order_ref: u64) -> Option<Self::Vacancy>;
+    /// Orders the store accepts at most.
+    fn capacity(&self) -> usize;
+    /// Stores an order at a vacancy from [`Store::vacancy`] (the caller
+    /// checked the capacity and that the quantity is not zero; nothing has
+    /// changed the store since).
+    fn insert(&mut self, at: Self::Vacancy, order_ref: u64, r: Resting);
+    /// Sets the open quantity of a found order (non-zero).
+    fn set_qty(&mut self, at: Self::Loc, qty: Qty);
+    /// Removes a found order.
+    fn remove(&mut self, at: Self::Loc);
+}
+
+impl Store for OrderTable {
+    type Loc = usize;
+    type Vacancy = usize;
+
+    #[inline]
+    fn find(&self, order_ref: u64) -> Option<(usize, Resting)> {
+        match self.probe(order_ref) {
+            Probe::Found(s) => Some((s, self.at(s))),
+            Probe::Vacant(_) => None,
+        }
+    }
+
+    #[inline]
+    fn vacancy(&self, order_ref: u64) -> Option<usize> {
+        match self.probe(order_ref) {
+            Probe::Found(_) => None,
+            Probe::Vacant(s) => Some(s),
+        }
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        OrderTable::capacity(self)
+    }
+
+    #[inline]
+    fn insert(&mut self, at: usize, order_ref: u64, r: Resting) {
+        self.insert_at(at, order_ref, r);
+    }
+
+    #[inline]
+    fn set_qty(&mut self, at: usize, qty: Qty) {
+        OrderTable::set_qty(self, at, qty);
+    }
+
+    #[inline]
+    fn remove(&mut self, at: usize) {
+        self.remove_at(at);
+    }
+}
+
+/// One book's price levels on both sides, its count of resting orders and
+/// its high-water marks, with the book operations over any [`Store`] of its
+/// orders.
+pub(crate) struct BookState {
     bids: Ladder,
     asks: Ladder,
+    /// Resting orders (wherever the store keeps them).
+    resting: usize,
     peak_orders: usize,
     peak_levels: usize,
 }
@@ -132,15 +193,13 @@ fn check_price(price: Price4) -> Result<(), BookError> {
     }
 }
 
-impl Book {
-    /// A book for at most `orders` resting orders and `levels_per_side` price
-    /// levels on each side. All storage is allocated here (zeroed, so pages
-    /// are committed on first use; see [`Book::prefault`]).
-    pub fn with_capacity(orders: usize, levels_per_side: usize) -> Book {
-        Book {
-            orders: OrderTable::with_capacity(orders),
+impl BookState {
+    /// State for at most `levels_per_side` prices on each side.
+    pub fn with_capacity(levels_per_side: usize) -> BookState {
+        BookState {
             bids: Ladder::with_capacity(levels_per_side),
             asks: Ladder::with_capacity(levels_per_side),
+            resting: 0,
             peak_orders: 0,
             peak_levels: 0,
         }
@@ -162,15 +221,11 @@ impl Book {
         }
     }
 
-    /// Adds a resting order.
-    ///
-    /// Errors, in the order they are checked: [`BookError::ZeroQty`],
-    /// [`BookError::PriceOutOfRange`], [`BookError::DuplicateOrder`],
-    /// [`BookError::OrdersFull`], [`BookError::LevelQtyOverflow`],
-    /// [`BookError::LevelsFull`].
+    /// See [`Book::add`].
     #[inline]
-    pub fn add(
+    pub fn add<S: Store>(
         &mut self,
+        orders: &mut S,
         order_ref: u64,
         side: Side,
         qty: Qty,
@@ -180,12 +235,11 @@ impl Book {
             return Err(BookError::ZeroQty);
         }
         check_price(price)?;
-        let slot = match self.orders.probe(order_ref) {
-            Probe::Found(_) => return Err(BookError::DuplicateOrder(order_ref)),
-            Probe::Vacant(s) => s,
+        let Some(at) = orders.vacancy(order_ref) else {
+            return Err(BookError::DuplicateOrder(order_ref));
         };
-        if self.orders.is_full() {
-            return Err(BookError::OrdersFull(self.orders.capacity()));
+        if self.resting >= orders.capacity() {
+            return Err(BookError::OrdersFull(orders.capacity()));
         }
         let k = key(side, price);
         let ladder = self.ladder(side);
@@ -206,8 +260,8 @@ impl Book {
             }
         }
         // Checked: nothing below can fail.
-        self.orders
-            .insert_at(slot, order_ref, Resting { side, price, qty });
+        orders.insert(at, order_ref, Resting { side, price, qty });
+        self.resting += 1;
         let ladder = self.ladder_mut(side);
         match level {
             Ok(i) => ladder.add_at(i, qty.0),
@@ -219,14 +273,14 @@ impl Book {
 
     #[inline]
     fn note_peaks(&mut self) {
-        self.peak_orders = self.peak_orders.max(self.orders.len());
+        self.peak_orders = self.peak_orders.max(self.resting);
         self.peak_levels = self.peak_levels.max(self.bids.len()).max(self.asks.len());
     }
 
-    /// Takes `qty` off the order at `slot` and off its level; removes the
+    /// Takes `qty` off the order at `at` and off its level; removes the
     /// order (and an emptied level) at zero. The caller checked `qty <= open`.
     #[inline]
-    fn reduce(&mut self, slot: usize, r: Resting, qty: u32) -> OrderInfo {
+    fn reduce<S: Store>(&mut self, orders: &mut S, at: S::Loc, r: Resting, qty: u32) -> OrderInfo {
         let ladder = self.ladder_mut(r.side);
         if let Ok(i) = ladder.find(key(r.side, r.price)) {
             ladder.sub_at(i, qty);
@@ -235,9 +289,10 @@ impl Book {
         }
         let left = r.qty.0.saturating_sub(qty);
         if left == 0 {
-            self.orders.remove_at(slot);
+            orders.remove(at);
+            self.resting = self.resting.saturating_sub(1);
         } else {
-            self.orders.set_qty(slot, Qty(left));
+            orders.set_qty(at, Qty(left));
         }
         OrderInfo {
             side: r.side,
@@ -247,82 +302,71 @@ impl Book {
     }
 
     #[inline]
-    fn find(&self, order_ref: u64) -> Result<(usize, Resting), BookError> {
-        match self.orders.probe(order_ref) {
-            Probe::Found(s) => Ok((s, self.orders.at(s))),
-            Probe::Vacant(_) => Err(BookError::UnknownOrder(order_ref)),
-        }
+    fn find<S: Store>(orders: &S, order_ref: u64) -> Result<(S::Loc, Resting), BookError> {
+        orders
+            .find(order_ref)
+            .ok_or(BookError::UnknownOrder(order_ref))
     }
 
-    /// Executes `qty` shares of a resting order (ITCH `E`, `C`): the order's
-    /// open quantity drops, and at zero the order leaves the book. Returns
-    /// the order after the execution.
-    ///
-    /// More shares than are open is refused with
-    /// [`BookError::ExecExceedsOpen`] and changes nothing: the book never
-    /// guesses. The feed handler decides what to do with such a message.
-    /// Errors, in order: [`BookError::ZeroQty`], [`BookError::UnknownOrder`],
-    /// [`BookError::ExecExceedsOpen`].
+    /// See [`Book::execute`].
     #[inline]
-    pub fn execute(&mut self, order_ref: u64, qty: Qty) -> Result<OrderInfo, BookError> {
+    pub fn execute<S: Store>(
+        &mut self,
+        orders: &mut S,
+        order_ref: u64,
+        qty: Qty,
+    ) -> Result<OrderInfo, BookError> {
         if qty.0 == 0 {
             return Err(BookError::ZeroQty);
         }
-        let (slot, r) = self.find(order_ref)?;
+        let (at, r) = BookState::find(orders, order_ref)?;
         if qty > r.qty {
             return Err(BookError::ExecExceedsOpen {
                 open: r.qty,
                 requested: qty,
             });
         }
-        Ok(self.reduce(slot, r, qty.0))
+        Ok(self.reduce(orders, at, r, qty.0))
     }
 
-    /// Cancels `qty` shares of a resting order (ITCH `X`, a partial cancel):
-    /// the open quantity drops, and at zero the order leaves the book.
-    /// Returns the order after the cancel.
-    ///
-    /// Errors, in order: [`BookError::ZeroQty`], [`BookError::UnknownOrder`],
-    /// [`BookError::CancelExceedsOpen`] (nothing changed).
+    /// See [`Book::cancel`].
     #[inline]
-    pub fn cancel(&mut self, order_ref: u64, qty: Qty) -> Result<OrderInfo, BookError> {
+    pub fn cancel<S: Store>(
+        &mut self,
+        orders: &mut S,
+        order_ref: u64,
+        qty: Qty,
+    ) -> Result<OrderInfo, BookError> {
         if qty.0 == 0 {
             return Err(BookError::ZeroQty);
         }
-        let (slot, r) = self.find(order_ref)?;
+        let (at, r) = BookState::find(orders, order_ref)?;
         if qty > r.qty {
             return Err(BookError::CancelExceedsOpen {
                 open: r.qty,
                 requested: qty,
             });
         }
-        Ok(self.reduce(slot, r, qty.0))
+        Ok(self.reduce(orders, at, r, qty.0))
     }
 
-    /// Deletes a resting order (ITCH `D`). Returns the order as it was.
-    ///
-    /// Errors: [`BookError::UnknownOrder`].
+    /// See [`Book::delete`].
     #[inline]
-    pub fn delete(&mut self, order_ref: u64) -> Result<OrderInfo, BookError> {
-        let (slot, r) = self.find(order_ref)?;
-        self.reduce(slot, r, r.qty.0);
+    pub fn delete<S: Store>(
+        &mut self,
+        orders: &mut S,
+        order_ref: u64,
+    ) -> Result<OrderInfo, BookError> {
+        let (at, r) = BookState::find(orders, order_ref)?;
+        self.reduce(orders, at, r, r.qty.0);
         Ok(r.into())
     }
 
-    /// Replaces a resting order (ITCH `U`): the old reference leaves the book
-    /// and a new order with `new_ref`, `qty` and `price` joins it on the old
-    /// order's side, at the back of its level (priority is lost). Returns
-    /// the old order as it was.
-    ///
-    /// `new_ref` may equal `old_ref`. Errors, in the order they are checked:
-    /// [`BookError::ZeroQty`], [`BookError::PriceOutOfRange`],
-    /// [`BookError::UnknownOrder`] (old), [`BookError::DuplicateOrder`]
-    /// (new), [`BookError::LevelQtyOverflow`], [`BookError::LevelsFull`] —
-    /// the last only when the old order's level stays and the new price
-    /// needs a level that does not exist.
+    /// See [`Book::replace`].
     #[inline]
-    pub fn replace(
+    pub fn replace<S: Store>(
         &mut self,
+        orders: &mut S,
         old_ref: u64,
         new_ref: u64,
         qty: Qty,
@@ -332,11 +376,9 @@ impl Book {
             return Err(BookError::ZeroQty);
         }
         check_price(price)?;
-        let (slot, old) = self.find(old_ref)?;
-        if new_ref != old_ref {
-            if let Probe::Found(_) = self.orders.probe(new_ref) {
-                return Err(BookError::DuplicateOrder(new_ref));
-            }
+        let (at, old) = BookState::find(orders, old_ref)?;
+        if new_ref != old_ref && orders.vacancy(new_ref).is_none() {
+            return Err(BookError::DuplicateOrder(new_ref));
         }
         let side = old.side;
         let ladder = self.ladder(side);
@@ -370,16 +412,13 @@ impl Book {
             }
         }
         // Checked: removal frees a slot and possibly a level; the insert fits.
-        self.reduce(slot, old, old.qty.0);
-        let vacant = match self.orders.probe(new_ref) {
-            Probe::Vacant(s) => s,
-            Probe::Found(_) => {
-                debug_assert!(false, "new reference appeared");
-                return Ok(old.into());
-            }
+        self.reduce(orders, at, old, old.qty.0);
+        let Some(vacant) = orders.vacancy(new_ref) else {
+            debug_assert!(false, "new reference appeared");
+            return Ok(old.into());
         };
-        self.orders
-            .insert_at(vacant, new_ref, Resting { side, price, qty });
+        orders.insert(vacant, new_ref, Resting { side, price, qty });
+        self.resting += 1;
         let ladder = self.ladder_mut(side);
         match ladder.find(new_key) {
             Ok(i) => ladder.add_at(i, qty.0),
@@ -387,12 +426,6 @@ impl Book {
         }
         self.note_peaks();
         Ok(old.into())
-    }
-
-    /// A resting order by reference.
-    #[inline]
-    pub fn order(&self, order_ref: u64) -> Option<OrderInfo> {
-        self.orders.get(order_ref).map(OrderInfo::from)
     }
 
     #[inline]
@@ -403,19 +436,19 @@ impl Book {
         })
     }
 
-    /// The best (highest) bid level.
+    /// See [`Book::best_bid`].
     #[inline]
     pub fn best_bid(&self) -> Option<Level> {
         self.best(Side::Buy)
     }
 
-    /// The best (lowest) offer level.
+    /// See [`Book::best_ask`].
     #[inline]
     pub fn best_ask(&self) -> Option<Level> {
         self.best(Side::Sell)
     }
 
-    /// Best bid and best offer together.
+    /// See [`Book::top`].
     #[inline]
     pub fn top(&self) -> Top {
         Top {
@@ -424,13 +457,13 @@ impl Book {
         }
     }
 
-    /// The fingerprint of the current top of book.
+    /// See [`Book::top_mark`].
     #[inline]
     pub fn top_mark(&self) -> TopMark {
         TopMark([self.bids.top_word(), self.asks.top_word()])
     }
 
-    /// Shares displayed at `price` on `side` (zero when there is no level).
+    /// See [`Book::qty_at`].
     #[inline]
     pub fn qty_at(&self, side: Side, price: Price4) -> Qty {
         if price > Price4::MAX {
@@ -443,8 +476,7 @@ impl Book {
         }
     }
 
-    /// Writes the best `out.len()` levels of `side`, best first, into `out`;
-    /// returns how many were written.
+    /// See [`Book::depth`].
     #[inline]
     pub fn depth(&self, side: Side, out: &mut [Level]) -> usize {
         let mut n = 0;
@@ -458,8 +490,7 @@ impl Book {
         n
     }
 
-    /// Every level of `side`, best first (not for the hot path: no bound on
-    /// the count beyond the capacity).
+    /// See [`Book::levels`].
     pub fn levels(&self, side: Side) -> impl Iterator<Item = Level> + '_ {
         self.ladder(side)
             .iter_best_first()
@@ -467,6 +498,202 @@ impl Book {
                 price: price_of(side, k),
                 qty: Qty(q),
             })
+    }
+
+    /// Price levels on `side`.
+    #[inline]
+    pub fn level_count(&self, side: Side) -> usize {
+        self.ladder(side).len()
+    }
+
+    /// Resting orders.
+    #[inline]
+    pub fn order_count(&self) -> usize {
+        self.resting
+    }
+
+    /// The per-side level capacity.
+    pub fn level_capacity(&self) -> usize {
+        self.bids.capacity()
+    }
+
+    /// The most orders resting at once since construction or [`BookState::clear`].
+    pub fn peak_orders(&self) -> usize {
+        self.peak_orders
+    }
+
+    /// The most levels on one side at once since construction or [`BookState::clear`].
+    pub fn peak_levels(&self) -> usize {
+        self.peak_levels
+    }
+
+    /// Removes every level, forgets every order and resets the peaks (the
+    /// caller empties the store).
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+        self.resting = 0;
+        self.peak_orders = 0;
+        self.peak_levels = 0;
+    }
+
+    /// Commits both ladders' pages now.
+    pub fn prefault(&mut self) {
+        self.bids.prefault();
+        self.asks.prefault();
+    }
+}
+
+/// One symbol's order book: every resting order by reference number, and the
+/// displayed quantity per price level on each side.
+///
+/// Storage is allocated once by [`Book::with_capacity`] and never grows. Every
+/// operation either applies completely or returns a [`BookError`] and leaves
+/// the book exactly as it was; nothing panics on any input. Levels aggregate
+/// quantity only: time priority within a level is not tracked, so a replace
+/// (which loses priority on the venue) is a removal plus a new order here.
+///
+/// A `Book` keeps its orders in its own table, keyed by reference alone. The
+/// books of a [`Books`](super::Books) set behave exactly the same way but
+/// share a market-wide order window; they are reached through
+/// [`BookRef`](super::BookRef) and [`BookMut`](super::BookMut).
+pub struct Book {
+    state: BookState,
+    orders: OrderTable,
+}
+
+impl Book {
+    /// A book for at most `orders` resting orders and `levels_per_side` price
+    /// levels on each side. All storage is allocated here (zeroed, so pages
+    /// are committed on first use; see [`Book::prefault`]).
+    pub fn with_capacity(orders: usize, levels_per_side: usize) -> Book {
+        Book {
+            state: BookState::with_capacity(levels_per_side),
+            orders: OrderTable::with_capacity(orders),
+        }
+    }
+
+    /// Adds a resting order.
+    ///
+    /// Errors, in the order they are checked: [`BookError::ZeroQty`],
+    /// [`BookError::PriceOutOfRange`], [`BookError::DuplicateOrder`],
+    /// [`BookError::OrdersFull`], [`BookError::LevelQtyOverflow`],
+    /// [`BookError::LevelsFull`].
+    #[inline]
+    pub fn add(
+        &mut self,
+        order_ref: u64,
+        side: Side,
+        qty: Qty,
+        price: Price4,
+    ) -> Result<(), BookError> {
+        self.state
+            .add(&mut self.orders, order_ref, side, qty, price)
+    }
+
+    /// Executes `qty` shares of a resting order (ITCH `E`, `C`): the order's
+    /// open quantity drops, and at zero the order leaves the book. Returns
+    /// the order after the execution.
+    ///
+    /// More shares than are open is refused with
+    /// [`BookError::ExecExceedsOpen`] and changes nothing: the book never
+    /// guesses. The feed handler decides what to do with such a message.
+    /// Errors, in order: [`BookError::ZeroQty`], [`BookError::UnknownOrder`],
+    /// [`BookError::ExecExceedsOpen`].
+    #[inline]
+    pub fn execute(&mut self, order_ref: u64, qty: Qty) -> Result<OrderInfo, BookError> {
+        self.state.execute(&mut self.orders, order_ref, qty)
+    }
+
+    /// Cancels `qty` shares of a resting order (ITCH `X`, a partial cancel):
+    /// the open quantity drops, and at zero the order leaves the book.
+    /// Returns the order after the cancel.
+    ///
+    /// Errors, in order: [`BookError::ZeroQty`], [`BookError::UnknownOrder`],
+    /// [`BookError::CancelExceedsOpen`] (nothing changed).
+    #[inline]
+    pub fn cancel(&mut self, order_ref: u64, qty: Qty) -> Result<OrderInfo, BookError> {
+        self.state.cancel(&mut self.orders, order_ref, qty)
+    }
+
+    /// Deletes a resting order (ITCH `D`). Returns the order as it was.
+    ///
+    /// Errors: [`BookError::UnknownOrder`].
+    #[inline]
+    pub fn delete(&mut self, order_ref: u64) -> Result<OrderInfo, BookError> {
+        self.state.delete(&mut self.orders, order_ref)
+    }
+
+    /// Replaces a resting order (ITCH `U`): the old reference leaves the book
+    /// and a new order with `new_ref`, `qty` and `price` joins it on the old
+    /// order's side, at the back of its level (priority is lost). Returns
+    /// the old order as it was.
+    ///
+    /// `new_ref` may equal `old_ref`. Errors, in the order they are checked:
+    /// [`BookError::ZeroQty`], [`BookError::PriceOutOfRange`],
+    /// [`BookError::UnknownOrder`] (old), [`BookError::DuplicateOrder`]
+    /// (new), [`BookError::LevelQtyOverflow`], [`BookError::LevelsFull`] —
+    /// the last only when the old order's level stays and the new price
+    /// needs a level that does not exist.
+    #[inline]
+    pub fn replace(
+        &mut self,
+        old_ref: u64,
+        new_ref: u64,
+        qty: Qty,
+        price: Price4,
+    ) -> Result<OrderInfo, BookError> {
+        self.state
+            .replace(&mut self.orders, old_ref, new_ref, qty, price)
+    }
+
+    /// A resting order by reference.
+    #[inline]
+    pub fn order(&self, order_ref: u64) -> Option<OrderInfo> {
+        self.orders.get(order_ref).map(OrderInfo::from)
+    }
+
+    /// The best (highest) bid level.
+    #[inline]
+    pub fn best_bid(&self) -> Option<Level> {
+        self.state.best_bid()
+    }
+
+    /// The best (lowest) offer level.
+    #[inline]
+    pub fn best_ask(&self) -> Option<Level> {
+        self.state.best_ask()
+    }
+
+    /// Best bid and best offer together.
+    #[inline]
+    pub fn top(&self) -> Top {
+        self.state.top()
+    }
+
+    /// The fingerprint of the current top of book.
+    #[inline]
+    pub fn top_mark(&self) -> TopMark {
+        self.state.top_mark()
+    }
+
+    /// Shares displayed at `price` on `side` (zero when there is no level).
+    #[inline]
+    pub fn qty_at(&self, side: Side, price: Price4) -> Qty {
+        self.state.qty_at(side, price)
+    }
+
+    /// Writes the best `out.len()` levels of `side`, best first, into `out`;
+    /// returns how many were written.
+    #[inline]
+    pub fn depth(&self, side: Side, out: &mut [Level]) -> usize {
+        self.state.depth(side, out)
+    }
+
+    /// Every level of `side`, best first (not for the hot path: no bound on
+    /// the count beyond the capacity).
+    pub fn levels(&self, side: Side) -> impl Iterator<Item = Level> + '_ {
+        self.state.levels(side)
     }
 
     /// Every resting order as `(reference, order)`, in no particular order.
@@ -477,13 +704,14 @@ impl Book {
     /// Resting orders.
     #[inline]
     pub fn order_count(&self) -> usize {
-        self.orders.len()
+        debug_assert_eq!(self.orders.len(), self.state.order_count());
+        self.state.order_count()
     }
 
     /// Price levels on `side`.
     #[inline]
     pub fn level_count(&self, side: Side) -> usize {
-        self.ladder(side).len()
+        self.state.level_count(side)
     }
 
     /// The order capacity given at construction.
@@ -493,34 +721,30 @@ impl Book {
 
     /// The per-side level capacity given at construction.
     pub fn level_capacity(&self) -> usize {
-        self.bids.capacity()
+        self.state.level_capacity()
     }
 
     /// The most orders resting at once since construction or [`Book::clear`].
     pub fn peak_orders(&self) -> usize {
-        self.peak_orders
+        self.state.peak_orders()
     }
 
     /// The most levels on one side at once since construction or [`Book::clear`].
     pub fn peak_levels(&self) -> usize {
-        self.peak_levels
+        self.state.peak_levels()
     }
 
     /// Empties the book (not hot: writes the whole order table).
     pub fn clear(&mut self) {
         self.orders.clear();
-        self.bids.clear();
-        self.asks.clear();
-        self.peak_orders = 0;
-        self.peak_levels = 0;
+        self.state.clear();
     }
 
     /// Writes all storage once so that the kernel commits every page now,
     /// at start-up, instead of on the first message that touches it.
     pub fn prefault(&mut self) {
         self.orders.prefault();
-        self.bids.prefault();
-        self.asks.prefault();
+        self.state.prefault();
     }
 }
 

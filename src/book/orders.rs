@@ -37,7 +37,7 @@ const SIDE_BIT: u64 = 1 << 63;
 const PRICE_MASK: u64 = 0x7FFF_FFFF;
 
 #[inline]
-fn pack(r: Resting) -> u64 {
+pub(crate) fn pack(r: Resting) -> u64 {
     let side = match r.side {
         Side::Buy => 0,
         Side::Sell => SIDE_BIT,
@@ -46,7 +46,7 @@ fn pack(r: Resting) -> u64 {
 }
 
 #[inline]
-fn unpack(w: u64) -> Resting {
+pub(crate) fn unpack(w: u64) -> Resting {
     Resting {
         side: if w & SIDE_BIT == 0 {
             Side::Buy
@@ -148,6 +148,12 @@ impl OrderTable {
     #[inline]
     pub fn at(&self, slot: usize) -> Resting {
         unpack(self.slots[slot][1])
+    }
+
+    /// The reference of the order at a `Found` slot.
+    #[inline]
+    pub fn ref_at(&self, slot: usize) -> u64 {
+        self.slots[slot][0]
     }
 
     /// Looks an order up.

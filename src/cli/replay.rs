@@ -9,7 +9,7 @@
 //! summary of what was read.
 
 use anyhow::Context;
-use floe::book::{Book, Books, Counters};
+use floe::book::{BookRef, Books, Counters};
 use floe::config::{BookConfig, Config};
 use floe::feed::itch::apply_bytes;
 use floe::time::Nanos;
@@ -359,8 +359,8 @@ fn json_summary(books: &Books, symbols: &[Symbol], seconds: f64) -> serde_json::
     let mut out_books = serde_json::Map::new();
     for s in symbols {
         let book = books.by_symbol(s);
-        let (bid_price, bid_qty) = side_json(book.and_then(Book::best_bid));
-        let (ask_price, ask_qty) = side_json(book.and_then(Book::best_ask));
+        let (bid_price, bid_qty) = side_json(book.as_ref().and_then(BookRef::best_bid));
+        let (ask_price, ask_qty) = side_json(book.as_ref().and_then(BookRef::best_ask));
         out_books.insert(
             s.as_str().to_string(),
             serde_json::json!({
@@ -442,8 +442,8 @@ fn summary(books: &Books, symbols: &[Symbol], seconds: f64, quotes: u64, end: &F
                 Some(l) => (l.price.to_string(), l.qty.0),
                 None => ("-".to_string(), 0),
             };
-            let (bp, bq) = fmt(book.and_then(Book::best_bid));
-            let (ap, aq) = fmt(book.and_then(Book::best_ask));
+            let (bp, bq) = fmt(book.as_ref().and_then(BookRef::best_bid));
+            let (ap, aq) = fmt(book.as_ref().and_then(BookRef::best_ask));
             let note = if book.is_none() { "  (no book)" } else { "" };
             _ = writeln!(
                 o,

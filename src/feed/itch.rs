@@ -18,14 +18,14 @@
 //! | type | effect |
 //! |---|---|
 //! | `R` | maps the stock locate to a book ([`Books::on_directory`]) |
-//! | `A`, `F` | [`Book::add`](crate::book::Book::add) |
-//! | `E`, `C` | [`Book::execute`](crate::book::Book::execute) |
-//! | `X` | [`Book::cancel`](crate::book::Book::cancel) |
-//! | `D` | [`Book::delete`](crate::book::Book::delete) |
-//! | `U` | [`Book::replace`](crate::book::Book::replace) |
+//! | `A`, `F` | [`BookMut::add`] |
+//! | `E`, `C` | [`BookMut::execute`] |
+//! | `X` | [`BookMut::cancel`] |
+//! | `D` | [`BookMut::delete`] |
+//! | `U` | [`BookMut::replace`] |
 //! | others | counted only |
 
-use crate::book::{Book, BookError, Books, Counters, Locate};
+use crate::book::{BookError, BookMut, Books, Counters, Locate};
 use crate::time::Nanos;
 use crate::types::{Price4, Qty, Quote, Side, Symbol};
 use crate::wire::itch::{Header, Message};
@@ -117,7 +117,7 @@ fn with_book(
     books: &mut Books,
     header: &Header,
     rx_ts: Nanos,
-    op: impl FnOnce(&mut Book, &mut Counters),
+    op: impl FnOnce(&mut BookMut<'_>, &mut Counters),
 ) -> Option<Quote> {
     let index = match books.locate(header.locate) {
         Locate::Book(i) => i,
@@ -130,9 +130,9 @@ fn with_book(
             return None;
         }
     };
-    let (book, symbol, counters) = books.split_mut(index)?;
+    let (mut book, symbol, counters) = books.split_mut(index)?;
     let before = book.top_mark();
-    op(book, counters);
+    op(&mut book, counters);
     if book.top_mark() == before {
         return None;
     }
@@ -151,14 +151,14 @@ fn quote(symbol: Symbol, top: crate::book::Top, exch_ts: u64, rx_ts: Nanos) -> Q
 }
 
 #[inline(always)]
-fn add(b: &mut Book, c: &mut Counters, order_ref: u64, side: Side, qty: Qty, price: Price4) {
+fn add(b: &mut BookMut<'_>, c: &mut Counters, order_ref: u64, side: Side, qty: Qty, price: Price4) {
     if let Err(e) = b.add(order_ref, side, qty, price) {
         count(c, e);
     }
 }
 
 #[inline(always)]
-fn execute(b: &mut Book, c: &mut Counters, order_ref: u64, qty: Qty) {
+fn execute(b: &mut BookMut<'_>, c: &mut Counters, order_ref: u64, qty: Qty) {
     match b.execute(order_ref, qty) {
         Ok(_) => {}
         Err(BookError::ExecExceedsOpen { .. }) => {
