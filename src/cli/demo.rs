@@ -391,8 +391,13 @@ fn text_summary(
     );
     let _ = writeln!(
         t,
-        "  time           {:.2} s to fill, {:.2} s in all",
+        "  time           {:.2} s {}, {:.2} s in all",
         working.as_secs_f64(),
+        if s.status == StatusCode::Filled {
+            "to fill"
+        } else {
+            "working"
+        },
         report.elapsed.as_secs_f64(),
     );
     let _ = writeln!(
