@@ -42,7 +42,17 @@ impl Client {
 
     /// Sends a signed request; returns the status and the body.
     pub fn call(&self, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
-        let ts = unix_ms_now();
+        self.call_at(unix_ms_now(), method, path, body)
+    }
+
+    /// [`Client::call`] signed with timestamp `ts` (Unix ms).
+    pub fn call_at(
+        &self,
+        ts: u64,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> Result<(u16, String), String> {
         let sig = sign(self.secret.as_bytes(), ts, method, path, body.as_bytes());
         let mut req = ureq::http::Request::builder()
             .method(method)
@@ -101,6 +111,7 @@ pub fn load(
     let mut st = LoadStats::default();
     let mut on_time = Duration::ZERO;
     let mut k = 0usize;
+    let mut last_ms = vec![0u64; 2 + parents.len()];
     while !stop.load(Ordering::Acquire) {
         if !on.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(1));
@@ -123,10 +134,23 @@ pub fn load(
                     parents.get(j - 2).copied().unwrap_or(1)
                 ),
             };
+            // A signature covers the millisecond and the path: the same
+            // path twice in one millisecond would be refused as a replay.
+            let j = k % (2 + parents.len());
+            let ts = loop {
+                let t = unix_ms_now();
+                if last_ms.get(j).copied() != Some(t) {
+                    break t;
+                }
+                std::hint::spin_loop();
+            };
+            if let Some(m) = last_ms.get_mut(j) {
+                *m = ts;
+            }
             k += 1;
             sent_in_phase += 1;
             let t = Instant::now();
-            let r = client.call("GET", &path, "");
+            let r = client.call_at(ts, "GET", &path, "");
             st.max_request_us = st.max_request_us.max(t.elapsed().as_micros() as u64);
             st.requests += 1;
             match r {

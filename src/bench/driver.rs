@@ -98,6 +98,9 @@ pub enum Progress {
     VenueReady,
     /// Every parent has a live child: measuring starts.
     Measuring,
+    /// The last trigger's child arrived: stop the appliance (the venue
+    /// stays up until it has).
+    Done,
 }
 
 /// What the driver measured.
@@ -310,10 +313,19 @@ pub fn drive<L: VenueLink + ?Sized>(
     if let Some(l) = load {
         l.store(false, Ordering::Release);
     }
-    // Answer the last child before the appliance stops.
-    for _ in 0..256 {
-        link.pump(venue_ns(origin), &mut script)
-            .map_err(|e| format!("venue transport: {e}"))?;
+    // Answer the last child, and stay up while the appliance logs out.
+    let _ = progress.send(Progress::Done);
+    let until = Instant::now() + Duration::from_secs(10);
+    while !phase.stopped() && Instant::now() < until {
+        if !link.pump(venue_ns(origin), &mut script).unwrap_or(false) {
+            idle.idle(Duration::ZERO);
+        }
+    }
+    let linger = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < linger && link.connected() {
+        if !link.pump(venue_ns(origin), &mut script).unwrap_or(false) {
+            idle.idle(Duration::ZERO);
+        }
     }
     Ok(DriverReport {
         round_trip,

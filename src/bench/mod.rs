@@ -609,13 +609,20 @@ fn run_side(opts: &BenchOptions, spec: SideSpec) -> Result<SideRun, String> {
     })();
     if outcome.is_err() {
         phase.stop();
+    } else {
+        // Until the last child (or the driver's failure: the channel closes).
+        while let Ok(p) = prx.recv() {
+            if p == Progress::Done {
+                break;
+            }
+        }
     }
-    let driver_result = driver.join().and_then(|r| r);
     phase.stop();
     let hot_result = match hot {
         Ok(w) => w.join().and_then(|r| r),
         Err(e) => Err(e),
     };
+    let driver_result = driver.join().and_then(|r| r);
     let (_, load) = outcome?;
     let load = match load {
         Some((w, stop)) => {
