@@ -10,8 +10,6 @@ pub mod order;
 pub mod replay;
 pub mod run;
 
-use std::process::ExitCode;
-
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -22,13 +20,6 @@ pub fn init_tracing() {
         // A closed stderr must not panic a running venue or appliance.
         .log_internal_errors(false)
         .try_init();
-}
-
-/// What a subcommand that does not exist yet answers: no fake output, a
-/// non-zero exit.
-pub fn not_built(what: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("floe: `{what}` is not built yet in this version of floe");
-    Ok(ExitCode::from(3))
 }
 
 /// Calls `stop` on the first SIGINT or SIGTERM (from a small thread of its
