@@ -63,8 +63,15 @@ struct App {
 impl App {
     fn start(cfg: Config, journal: Option<&Path>, session: &str) -> App {
         let t0 = Instant::now();
+        // A restart on an earlier journal meets a new venue session, which
+        // floe refuses to trade on (one journal per venue session): the
+        // control plane still answers from the recovered state.
         let mut b = InProcess::builder()
             .appliance_config(cfg)
+            .wait_for_login(
+                journal
+                    .is_none_or(|d| std::fs::read_dir(d).map_or(true, |mut r| r.next().is_none())),
+            )
             .configure_venue(|v| v.venue.session = Some(session.into()));
         if let Some(dir) = journal {
             b = b.journal_dir(dir);

@@ -259,6 +259,7 @@ pub struct Builder {
     pcap: Option<PathBuf>,
     audit: Option<PathBuf>,
     start_timeout: Duration,
+    wait_for_login: bool,
     venue_idle: IdleOptions,
     network: Network,
 }
@@ -274,6 +275,7 @@ impl Default for Builder {
             pcap: None,
             audit: None,
             start_timeout: DEFAULT_START_TIMEOUT,
+            wait_for_login: true,
             venue_idle: IdleOptions::default(),
             network: Network::Memory,
         }
@@ -346,6 +348,14 @@ impl Builder {
     /// as `floe exchange --audit`) to this file.
     pub fn audit(mut self, path: impl Into<PathBuf>) -> Builder {
         self.audit = Some(path.into());
+        self
+    }
+
+    /// Whether [`Self::start`] waits for the SoupBinTCP login (default
+    /// `true`). `false` for a restart on a journal of an earlier venue
+    /// session, where floe refuses to trade on the new session by design.
+    pub fn wait_for_login(mut self, wait: bool) -> Builder {
+        self.wait_for_login = wait;
         self
     }
 
@@ -759,6 +769,7 @@ impl InProcess {
             pcap,
             audit,
             start_timeout,
+            wait_for_login,
             venue_idle,
             network,
         } = b;
@@ -931,13 +942,18 @@ impl InProcess {
                 });
             }
         }
-        app.wait_up(deadline, start_timeout)?;
+        app.wait_up(deadline, start_timeout, wait_for_login)?;
         Ok(app)
     }
 
     /// Waits until the engine takes commands, the session is logged in and
     /// quotes arrive; stops everything on timeout.
-    fn wait_up(&mut self, deadline: Instant, waited: Duration) -> Result<(), AppError> {
+    fn wait_up(
+        &mut self,
+        deadline: Instant,
+        waited: Duration,
+        wait_for_login: bool,
+    ) -> Result<(), AppError> {
         loop {
             let ready = self.gateway.stats().ready();
             let logged_in = self.logged_in();
@@ -949,7 +965,7 @@ impl InProcess {
             } else {
                 s.md_messages > 0
             };
-            if ready && logged_in && market {
+            if ready && (logged_in || !wait_for_login) && market {
                 return Ok(());
             }
             let hot_dead = self.hot.as_ref().is_none_or(|h| h.is_finished());
