@@ -4,11 +4,17 @@
 //! - `book/apply_decoded`: `feed::itch::apply` over pre-decoded messages;
 //! - `itch/floe_decode_apply`: `feed::itch::apply_bytes` over the buffer
 //!   (decode + book), the hot path from a MoldUDP64 block;
+//! - `itch/floe_decode_apply_window16k`: the same with a 16,384-slot order
+//!   window (the default here is 262,144, one per order of all books), so
+//!   that every order older than 16,384 references moves to its book's
+//!   table and is found there: the cost when the window is too small for
+//!   the feed;
 //! - `itch/floe_decode`: `wire::itch::Message::parse` only;
 //! - `itch/itchy_decode`: `itchy::MessageStream` over the same buffer.
 //!
 //! The stream is a synthetic day (`feed::synth`) of 500,000 messages on 16
-//! symbols; every iteration starts from empty, prefaulted books.
+//! symbols (about 248,000 order references, 26,000 orders resting at the
+//! end); every iteration starts from empty, prefaulted books.
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use floe::book::Books;
@@ -30,6 +36,19 @@ fn fresh_books() -> Books {
     let mut b = Books::with_capacity(16, 16_384, 2_048, &[]).expect("books");
     b.prefault();
     b
+}
+
+fn fresh_books_small_window() -> Books {
+    let mut b = Books::with_window(16, 16_384, 2_048, &[], 16_384).expect("books");
+    b.prefault();
+    b
+}
+
+fn decode_apply(books: &mut Books, buf: &[u8]) {
+    for rec in BinaryFileRecords::new(buf) {
+        let Ok(bytes) = rec else { break };
+        let _ = black_box(apply_bytes(books, bytes, Nanos::ZERO));
+    }
 }
 
 fn book(c: &mut Criterion) {
@@ -61,12 +80,14 @@ fn itch(c: &mut Criterion) {
     g.bench_function("floe_decode_apply", |b| {
         b.iter_batched_ref(
             fresh_books,
-            |books| {
-                for rec in BinaryFileRecords::new(&buf) {
-                    let Ok(bytes) = rec else { break };
-                    let _ = black_box(apply_bytes(books, bytes, Nanos::ZERO));
-                }
-            },
+            |books| decode_apply(books, &buf),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("floe_decode_apply_window16k", |b| {
+        b.iter_batched_ref(
+            fresh_books_small_window,
+            |books| decode_apply(books, &buf),
             BatchSize::LargeInput,
         )
     });
@@ -103,17 +124,24 @@ fn main() {
         for m in SynthDay::new(cfg) {
             apply(&mut a, &m, Nanos::ZERO);
         }
-        let mut b = fresh_books();
         let buf = binary_file(cfg);
-        for rec in BinaryFileRecords::new(&buf) {
-            apply_bytes(&mut b, rec.expect("record"), Nanos::ZERO).expect("decodes");
+        // A 1,024-slot window: most orders of this short day move to their
+        // books' tables.
+        let tiny = Books::with_window(16, 16_384, 2_048, &[], 1_024).expect("books");
+        for mut b in [fresh_books(), tiny] {
+            for rec in BinaryFileRecords::new(&buf) {
+                apply_bytes(&mut b, rec.expect("record"), Nanos::ZERO).expect("decodes");
+            }
+            assert_eq!(a.counters, b.counters);
+            for ((sa, ba), (sb, bb)) in a.iter().zip(b.iter()) {
+                assert_eq!(
+                    (sa, ba.top(), ba.order_count()),
+                    (sb, bb.top(), bb.order_count())
+                );
+            }
         }
-        assert_eq!(a.counters, b.counters);
         assert_eq!(a.counters.unknown_refs, 0);
-        for ((sa, ba), (sb, bb)) in a.iter().zip(b.iter()) {
-            assert_eq!((sa, ba.top()), (sb, bb.top()));
-        }
-        println!("book bench: decoded and raw paths agree on 20000 messages (run `cargo bench` to measure)");
+        println!("book bench: decoded and raw paths, default and tiny windows, agree on 20000 messages (run `cargo bench` to measure)");
         return;
     }
     benches();

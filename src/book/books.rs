@@ -170,7 +170,8 @@ impl Books {
     }
 
     /// Like [`Books::with_capacity`] with an order window of `window_slots`
-    /// slots (rounded up to a power of two). The window's size changes where
+    /// slots (rounded up to a power of two, at most 2^22). The window's size
+    /// changes where
     /// orders are kept, never what the books hold: a small window moves
     /// more orders to their books' tables.
     pub fn with_window(
@@ -242,8 +243,10 @@ impl Books {
 
     /// Allocates one more book (within the reserved capacity).
     fn allocate(&mut self) {
-        self.states
-            .push(BookState::with_capacity(self.levels_per_side));
+        self.states.push(BookState::with_capacity(
+            self.orders_per_book,
+            self.levels_per_side,
+        ));
         self.tables
             .push(OrderTable::with_capacity(self.orders_per_book));
     }
@@ -419,6 +422,18 @@ pub(crate) enum At {
     Table(usize),
 }
 
+/// Where a new order of a set's book goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Vacancy {
+    /// Into this empty window slot, with this key.
+    Window(usize, u64),
+    /// Into this window slot, with this key, once its occupant has moved to
+    /// its table.
+    WindowTaken(usize, u64),
+    /// Into the book's own table, at this slot.
+    Table(usize),
+}
+
 /// Finds `order_ref` of `book`: in its window slot, or in the book's table
 /// when the slot says an order of its reference bits may have moved there
 /// (or the reference is too large for the window).
@@ -429,8 +444,8 @@ fn find_order(
     book: usize,
     order_ref: u64,
 ) -> Option<(At, Resting)> {
-    if let Some(slot) = window.slot_of(order_ref) {
-        match window.lookup(slot, book, order_ref) {
+    if let Some((slot, key)) = window.locate(book, order_ref) {
+        match window.lookup(slot, key) {
             Lookup::Here(r) => return Some((At::Window(slot), r)),
             Lookup::Absent => return None,
             Lookup::AskTable => {}
@@ -485,7 +500,7 @@ impl SetOrders<'_> {
 
 impl Store for SetOrders<'_> {
     type Loc = At;
-    type Vacancy = At;
+    type Vacancy = Vacancy;
 
     #[inline(always)]
     fn find(&self, order_ref: u64) -> Option<(At, Resting)> {
@@ -493,40 +508,41 @@ impl Store for SetOrders<'_> {
     }
 
     #[inline(always)]
-    fn vacancy(&self, order_ref: u64) -> Option<At> {
+    fn vacancy(&self, order_ref: u64) -> Option<Vacancy> {
         let own = self.own()?;
-        match self.window.slot_of(order_ref) {
-            Some(slot) => match self.window.lookup(slot, self.book, order_ref) {
-                Lookup::Here(_) => None,
-                Lookup::Absent => Some(At::Window(slot)),
-                Lookup::AskTable => match own.probe(order_ref) {
-                    Probe::Found(_) => None,
-                    Probe::Vacant(_) => Some(At::Window(slot)),
-                },
-            },
-            None => match own.probe(order_ref) {
+        let Some((slot, key)) = self.window.locate(self.book, order_ref) else {
+            return match own.probe(order_ref) {
                 Probe::Found(_) => None,
-                Probe::Vacant(s) => Some(At::Table(s)),
-            },
-        }
-    }
-
-    #[inline(always)]
-    fn capacity(&self) -> usize {
-        self.own().map_or(0, OrderTable::capacity)
-    }
-
-    #[inline(always)]
-    fn insert(&mut self, at: At, order_ref: u64, r: Resting) {
-        match at {
-            At::Window(slot) => {
-                if self.window.is_occupied(slot) {
-                    // The order there outlived a turn of the window.
-                    self.evict(slot);
+                Probe::Vacant(s) => Some(Vacancy::Table(s)),
+            };
+        };
+        let taken = match self.window.lookup(slot, key) {
+            Lookup::Here(_) => return None,
+            Lookup::Absent => self.window.is_occupied(slot),
+            Lookup::AskTable => {
+                if let Probe::Found(_) = own.probe(order_ref) {
+                    return None;
                 }
-                self.window.put(slot, self.book, order_ref, r);
+                self.window.is_occupied(slot)
             }
-            At::Table(s) => {
+        };
+        Some(if taken {
+            Vacancy::WindowTaken(slot, key)
+        } else {
+            Vacancy::Window(slot, key)
+        })
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, at: Vacancy, order_ref: u64, r: Resting) {
+        match at {
+            Vacancy::Window(slot, key) => self.window.put(slot, key, r),
+            Vacancy::WindowTaken(slot, key) => {
+                // The order there outlived a turn of the window.
+                self.evict(slot);
+                self.window.put(slot, key, r);
+            }
+            Vacancy::Table(s) => {
                 if let Some(t) = self.own_mut() {
                     t.insert_at(s, order_ref, r);
                 }
@@ -645,7 +661,7 @@ impl<'a> BookRef<'a> {
 
     /// The book's order capacity (`orders_per_book`).
     pub fn order_capacity(&self) -> usize {
-        self.table.capacity()
+        self.state.order_capacity()
     }
 
     /// The per-side level capacity (`levels_per_side`).

@@ -103,8 +103,6 @@ pub(crate) trait Store {
     fn find(&self, order_ref: u64) -> Option<(Self::Loc, Resting)>;
     /// Where an order with `order_ref` would go; `None` when one is there.
     fn vacancy(&self, order_ref: u64) -> Option<Self::Vacancy>;
-    /// Orders the store accepts at most.
-    fn capacity(&self) -> usize;
     /// Stores an order at a vacancy from [`Store::vacancy`] (the caller
     /// checked the capacity and that the quantity is not zero; nothing has
     /// changed the store since).
@@ -136,11 +134,6 @@ impl Store for OrderTable {
     }
 
     #[inline]
-    fn capacity(&self) -> usize {
-        OrderTable::capacity(self)
-    }
-
-    #[inline]
     fn insert(&mut self, at: usize, order_ref: u64, r: Resting) {
         self.insert_at(at, order_ref, r);
     }
@@ -164,6 +157,8 @@ pub(crate) struct BookState {
     asks: Ladder,
     /// Resting orders (wherever the store keeps them).
     resting: usize,
+    /// Resting orders at most.
+    capacity: usize,
     peak_orders: usize,
     peak_levels: usize,
 }
@@ -194,12 +189,14 @@ fn check_price(price: Price4) -> Result<(), BookError> {
 }
 
 impl BookState {
-    /// State for at most `levels_per_side` prices on each side.
-    pub fn with_capacity(levels_per_side: usize) -> BookState {
+    /// State for at most `orders` resting orders and `levels_per_side`
+    /// prices on each side.
+    pub fn with_capacity(orders: usize, levels_per_side: usize) -> BookState {
         BookState {
             bids: Ladder::with_capacity(levels_per_side),
             asks: Ladder::with_capacity(levels_per_side),
             resting: 0,
+            capacity: orders,
             peak_orders: 0,
             peak_levels: 0,
         }
@@ -238,8 +235,8 @@ impl BookState {
         let Some(at) = orders.vacancy(order_ref) else {
             return Err(BookError::DuplicateOrder(order_ref));
         };
-        if self.resting >= orders.capacity() {
-            return Err(BookError::OrdersFull(orders.capacity()));
+        if self.resting >= self.capacity {
+            return Err(BookError::OrdersFull(self.capacity));
         }
         let k = key(side, price);
         let ladder = self.ladder(side);
@@ -279,7 +276,7 @@ impl BookState {
 
     /// Takes `qty` off the order at `at` and off its level; removes the
     /// order (and an emptied level) at zero. The caller checked `qty <= open`.
-    #[inline]
+    #[inline(always)]
     fn reduce<S: Store>(&mut self, orders: &mut S, at: S::Loc, r: Resting, qty: u32) -> OrderInfo {
         let ladder = self.ladder_mut(r.side);
         if let Ok(i) = ladder.find(key(r.side, r.price)) {
@@ -512,6 +509,11 @@ impl BookState {
         self.resting
     }
 
+    /// The order capacity.
+    pub fn order_capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The per-side level capacity.
     pub fn level_capacity(&self) -> usize {
         self.bids.capacity()
@@ -568,7 +570,7 @@ impl Book {
     /// are committed on first use; see [`Book::prefault`]).
     pub fn with_capacity(orders: usize, levels_per_side: usize) -> Book {
         Book {
-            state: BookState::with_capacity(levels_per_side),
+            state: BookState::with_capacity(orders, levels_per_side),
             orders: OrderTable::with_capacity(orders),
         }
     }

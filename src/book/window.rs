@@ -30,7 +30,7 @@ use crate::types::Qty;
 
 /// Slots in the smallest window [`Window::for_capacity`] picks.
 pub(crate) const MIN_SLOTS: usize = 1 << 12;
-/// Slots in the largest window [`Window::for_capacity`] picks (64 MiB).
+/// Slots in the largest window (64 MiB).
 pub(crate) const MAX_SLOTS: usize = 1 << 22;
 
 const BOOK_MASK: u64 = 0xFFFF;
@@ -61,21 +61,24 @@ pub(crate) struct Window {
     mask: usize,
     /// `log2(slots.len())`.
     bits: u32,
+    /// `bits + REF_HIGH_BITS`: references with bits at or above it set are
+    /// too large for an entry.
+    too_large: u32,
 }
 
 impl Window {
-    /// A window of `slots` slots (rounded up to a power of two, at least 1).
+    /// A window of `slots` slots (rounded up to a power of two, between 1
+    /// and [`MAX_SLOTS`]).
     pub fn with_slots(slots: usize) -> Window {
-        let slots = slots
-            .max(1)
-            .checked_next_power_of_two()
-            .unwrap_or(MAX_SLOTS)
-            .min(1 << 40);
+        let slots = slots.clamp(1, MAX_SLOTS).next_power_of_two();
+        let bits = slots.trailing_zeros();
         Window {
             // Zeroed: every slot empty, pages committed on first touch.
             slots: vec![[0u64; 2]; slots],
             mask: slots - 1,
-            bits: slots.trailing_zeros(),
+            bits,
+            // At most 22 + 40: a valid shift.
+            too_large: bits + REF_HIGH_BITS,
         }
     }
 
@@ -91,19 +94,23 @@ impl Window {
         self.slots.len()
     }
 
-    /// The slot of `order_ref`, or `None` when the reference is too large
-    /// for an entry (its book keeps it in its table).
+    /// The slot of `order_ref` of `book`, and the key its entry holds (the
+    /// reference's high bits and the book); `None` when the reference is too
+    /// large for an entry (its book keeps it in its table).
     #[inline(always)]
-    pub fn slot_of(&self, order_ref: u64) -> Option<usize> {
-        if order_ref >> self.bits >> REF_HIGH_BITS != 0 {
+    pub fn locate(&self, book: usize, order_ref: u64) -> Option<(usize, u64)> {
+        if order_ref >> self.too_large != 0 {
             return None;
         }
-        Some(order_ref as usize & self.mask)
+        let key = ((order_ref >> self.bits) << REF_SHIFT) | (book as u64 + 1);
+        Some((order_ref as usize & self.mask, key))
     }
 
+    /// The slot of `order_ref` (whichever book), or `None` when the
+    /// reference is too large for an entry.
     #[inline(always)]
-    fn key(&self, book: usize, order_ref: u64) -> u64 {
-        ((order_ref >> self.bits) << REF_SHIFT) | (book as u64 + 1)
+    pub fn slot_of(&self, order_ref: u64) -> Option<usize> {
+        self.locate(0, order_ref).map(|(slot, _)| slot)
     }
 
     /// The entry at `slot` (an empty entry when out of range, which a slot
@@ -113,11 +120,12 @@ impl Window {
         self.slots.get(slot).copied().unwrap_or([0, 0])
     }
 
-    /// Looks `order_ref` of `book` up at its `slot` (from `slot_of`).
+    /// Looks the order with `key` up at `slot` (both from
+    /// [`Window::locate`]).
     #[inline(always)]
-    pub fn lookup(&self, slot: usize, book: usize, order_ref: u64) -> Lookup {
+    pub fn lookup(&self, slot: usize, key: u64) -> Lookup {
         let [w0, w1] = self.entry(slot);
-        if w0 & !EVICTED_MASK == self.key(book, order_ref) {
+        if w0 & !EVICTED_MASK == key {
             Lookup::Here(unpack(w1))
         } else if w0 & EVICTED_MASK == 0 {
             Lookup::Absent
@@ -144,11 +152,11 @@ impl Window {
         Some((book - 1, order_ref, unpack(w1)))
     }
 
-    /// Stores an order of `book` in `slot`, which must be empty (its
-    /// occupant moved out first); the slot's eviction count is kept.
+    /// Stores the order with `key` in `slot` (both from
+    /// [`Window::locate`]), which must be empty (its occupant moved out
+    /// first); the slot's eviction count is kept.
     #[inline(always)]
-    pub fn put(&mut self, slot: usize, book: usize, order_ref: u64, r: Resting) {
-        let key = self.key(book, order_ref);
+    pub fn put(&mut self, slot: usize, key: u64, r: Resting) {
         if let Some(e) = self.slots.get_mut(slot) {
             debug_assert!(e[0] & BOOK_MASK == 0, "window slot occupied");
             *e = [(e[0] & EVICTED_MASK) | key, pack(r)];
@@ -230,42 +238,55 @@ mod tests {
         assert_eq!(w.len(), 16);
         let big = (1u64 << (4 + REF_HIGH_BITS)) - 1;
         for (book, order_ref) in [(0usize, 5u64), (65_533, 21), (7, big)] {
-            let s = w.slot_of(order_ref).unwrap();
-            assert!(matches!(w.lookup(s, book, order_ref), Lookup::Absent));
-            w.put(s, book, order_ref, r(3));
+            let (s, key) = w.locate(book, order_ref).unwrap();
+            assert_eq!(w.slot_of(order_ref), Some(s));
+            assert!(matches!(w.lookup(s, key), Lookup::Absent));
+            w.put(s, key, r(3));
+            assert!(w.is_occupied(s));
             assert_eq!(w.occupant(s), Some((book, order_ref, r(3))));
-            assert!(matches!(w.lookup(s, book, order_ref), Lookup::Here(o) if o == r(3)));
+            assert!(matches!(w.lookup(s, key), Lookup::Here(o) if o == r(3)));
             // Same slot, other book or other high bits: not this order.
-            assert!(matches!(w.lookup(s, book ^ 1, order_ref), Lookup::Absent));
-            assert!(matches!(w.lookup(s, book, order_ref ^ 16), Lookup::Absent));
+            let (_, other_book) = w.locate(book ^ 1, order_ref).unwrap();
+            assert!(matches!(w.lookup(s, other_book), Lookup::Absent));
+            let (s2, other_ref) = w.locate(book, order_ref ^ 16).unwrap();
+            assert_eq!(s2, s);
+            assert!(matches!(w.lookup(s, other_ref), Lookup::Absent));
             w.clear_slot(s);
             assert_eq!(w.occupant(s), None);
         }
         assert_eq!(w.slot_of(big + 1), None, "too large for an entry");
         assert_eq!(w.slot_of(u64::MAX), None);
+        let w = Window::with_slots(usize::MAX);
+        assert_eq!(w.len(), MAX_SLOTS);
+        assert_eq!(w.slot_of(1 << 62), None);
+        assert_eq!(w.slot_of((1 << 62) - 1), Some(MAX_SLOTS - 1));
     }
 
     #[test]
     fn eviction_counts_survive_the_slot_and_saturate() {
         let mut w = Window::with_slots(4);
+        let (s, key) = w.locate(0, 5).unwrap();
+        assert_eq!(s, 1);
         w.note_evicted(1);
-        assert!(matches!(w.lookup(1, 0, 1), Lookup::AskTable));
-        w.put(1, 0, 5, r(1));
+        assert!(matches!(w.lookup(1, key), Lookup::AskTable));
+        w.put(1, key, r(1));
         w.clear_slot(1);
-        assert!(matches!(w.lookup(1, 0, 5), Lookup::AskTable), "count kept");
+        assert!(matches!(w.lookup(1, key), Lookup::AskTable), "count kept");
         w.note_returned(1);
-        assert!(matches!(w.lookup(1, 0, 5), Lookup::Absent));
+        assert!(matches!(w.lookup(1, key), Lookup::Absent));
         for _ in 0..300 {
             w.note_evicted(2);
         }
         for _ in 0..300 {
             w.note_returned(2);
         }
+        let (_, key) = w.locate(0, 2).unwrap();
         assert!(
-            matches!(w.lookup(2, 0, 2), Lookup::AskTable),
+            matches!(w.lookup(2, key), Lookup::AskTable),
             "sticky at 255"
         );
         w.note_returned(3);
-        assert!(matches!(w.lookup(3, 0, 3), Lookup::Absent), "never below 0");
+        let (_, key) = w.locate(0, 3).unwrap();
+        assert!(matches!(w.lookup(3, key), Lookup::Absent), "never below 0");
     }
 }
