@@ -20,68 +20,11 @@ use floe::algo::iceberg::StatusCode;
 use floe::engine::{Engine, Outbox};
 use floe::order::OrderEvent;
 use floe::time::Nanos;
-use floe::types::Side;
-use rand::RngExt;
 use std::collections::BTreeSet;
 use support::*;
 
-fn crash_scenario(seed: u64) -> World {
-    let mut r = rng(seed ^ 0xc4a5);
-    let mode = if seed.is_multiple_of(2) {
-        Mode::Ouch50
-    } else {
-        Mode::Ouch42
-    };
-    let mut cfg = test_config();
-    if r.random_bool(0.3) {
-        cfg.risk.child_orders_per_sec = 2_000;
-        cfg.risk.child_orders_burst = 1;
-    }
-    let mut w = World::new(mode, cfg, seed, &[("AAPL", 50_0000), ("MSFT", 120_0000)]);
-    w.venue.reject_replace_ppm = r.random_range(0..100_000);
-    w.venue.fill_ppm = r.random_range(200_000..700_000);
-    let n = r.random_range(1..=2);
-    for i in 0..n {
-        let (sym, mid) = if r.random_bool(0.5) {
-            ("AAPL", 50_0000)
-        } else {
-            ("MSFT", 120_0000)
-        };
-        let side = if r.random_bool(0.5) {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
-        let display = r.random_range(1..=3) * 10;
-        let total = display * r.random_range(2..=5);
-        let limit = if side == Side::Buy {
-            mid + 200
-        } else {
-            mid - 200
-        };
-        let mut p = params(sym, side, total, display, r.random_range(0..300_000), limit);
-        p.peg = r.random_bool(0.5);
-        p.max_delay_ms = r.random_range(0..=1);
-        let at = Nanos::from_us(r.random_range(1..400));
-        w.script.push((
-            at,
-            Script::New {
-                coid: format!("c{seed}-{i}"),
-                params: p,
-                seed: r.random(),
-            },
-        ));
-    }
-    if r.random_bool(0.3) {
-        let at = Nanos::from_us(r.random_range(200..1_500));
-        w.script.push((at, Script::Disconnect));
-        w.script.push((
-            at + Nanos::from_us(r.random_range(50..800)),
-            Script::Reconnect,
-        ));
-    }
-    w.script.sort_by_key(|(t, _)| *t);
-    w
+fn scenario(seed: u64) -> World {
+    crash_scenario(seed, 0xc4a5, "c")
 }
 
 struct Tally {
@@ -205,7 +148,7 @@ fn exactly_once_at_every_crash_point() {
     let mut failures: Vec<String> = Vec::new();
     let mut seed = 0u64;
     while tally.points < 12_000 && seed < 2_000 {
-        let mut w = crash_scenario(seed);
+        let mut w = scenario(seed);
         let mut eng = w.engine();
         let mut out = Outbox::with_capacity(64);
         w.start(&mut eng, &mut out);

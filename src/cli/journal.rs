@@ -97,7 +97,7 @@ use floe::journal::reader::Record as RawRecord;
 use floe::journal::snapshot::load_snapshot;
 use floe::journal::{HeaderDefect, JournalReader};
 use floe::order::{encode_id, ChildTag, OrderEvent, OrderRef, TimeInForce};
-use floe::types::{Price4, Side};
+use floe::types::{Price4, Qty, Side, Symbol};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
@@ -661,6 +661,30 @@ fn record_text(rec: &Record) -> String {
     s
 }
 
+/// The resting order an Accepted or Replaced report describes.
+#[allow(clippy::too_many_arguments)]
+fn resting(
+    s: &mut String,
+    tag: Option<ChildTag>,
+    side: Side,
+    qty: Qty,
+    symbol: Symbol,
+    price: Price4,
+    venue_order_ref: u64,
+    live: bool,
+) {
+    let _ = write!(
+        s,
+        "{}  {} {} {} @ {}  venue_ref={venue_order_ref}{}",
+        tag_str(tag),
+        side_str(side),
+        qty.0,
+        symbol.as_str(),
+        price,
+        if live { "" } else { " (not live)" }
+    );
+}
+
 fn event_text(s: &mut String, soup: u64, e: &OrderEvent) {
     let order = |s: &mut String, name: &str, o: OrderRef| {
         let _ = write!(s, "{name:<15} soup={soup} ref={}", o.0);
@@ -681,16 +705,7 @@ fn event_text(s: &mut String, soup: u64, e: &OrderEvent) {
             ..
         } => {
             order(s, "accepted", o);
-            let _ = write!(
-                s,
-                "{}  {} {} {} @ {}  venue_ref={venue_order_ref}{}",
-                tag_str(tag),
-                side_str(sd),
-                qty.0,
-                symbol.as_str(),
-                price,
-                if live { "" } else { " (not live)" }
-            );
+            resting(s, tag, sd, qty, symbol, price, venue_order_ref, live);
         }
         OrderEvent::Replaced {
             old,
@@ -705,17 +720,8 @@ fn event_text(s: &mut String, soup: u64, e: &OrderEvent) {
             ..
         } => {
             order(s, "replaced", o);
-            let _ = write!(
-                s,
-                " old_ref={}{}  {} {} {} @ {}  venue_ref={venue_order_ref}{}",
-                old.0,
-                tag_str(tag),
-                side_str(sd),
-                qty.0,
-                symbol.as_str(),
-                price,
-                if live { "" } else { " (not live)" }
-            );
+            let _ = write!(s, " old_ref={}", old.0);
+            resting(s, tag, sd, qty, symbol, price, venue_order_ref, live);
         }
         OrderEvent::Canceled {
             order: o,

@@ -104,14 +104,28 @@ impl VenueClock {
 }
 
 /// The default session name of a venue started now: the Unix time in
-/// seconds (ten digits), so that a restarted venue — whose sequence numbers
-/// start over — is a new session for its clients.
+/// milliseconds in base 36, ten characters (`0-9A-Z`, zero-padded, so that
+/// later names sort after earlier ones), so that a restarted venue — whose
+/// sequence numbers start over — is a new session for its clients, even
+/// when it restarts within the same second.
 pub fn default_session_name() -> String {
-    let secs = SystemTime::now()
+    let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs();
-    format!("{:010}", secs % 10_000_000_000)
+        .as_millis();
+    session_name_at(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// [`default_session_name`] of the Unix time `ms` (taken modulo 36^10).
+pub fn session_name_at(ms: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut v = ms % 36u64.pow(10);
+    let mut out = [b'0'; 10];
+    for c in out.iter_mut().rev() {
+        *c = DIGITS[(v % 36) as usize];
+        v /= 36;
+    }
+    out.iter().map(|&b| b as char).collect()
 }
 
 /// The venue's pieces, wired together, sans-IO.
@@ -806,5 +820,30 @@ impl VenueServer {
             }
         }
         Ok(self.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_name_at;
+    use crate::wire::soupbintcp::Session;
+
+    #[test]
+    fn default_session_names_differ_within_a_second_and_sort_in_time() {
+        let t = 1_796_190_000_000u64; // December 2026, in ms
+        let names: Vec<String> = [t, t + 1, t + 999, t + 1_000, t + 86_400_000]
+            .iter()
+            .map(|&ms| session_name_at(ms))
+            .collect();
+        for w in names.windows(2) {
+            assert!(w[0] < w[1], "{} then {}", w[0], w[1]);
+        }
+        for n in &names {
+            assert_eq!(n.len(), 10);
+            assert!(Session::new(n).is_ok(), "{n} is a SoupBinTCP session name");
+        }
+        assert_eq!(session_name_at(0), "0000000000");
+        assert_eq!(session_name_at(35), "000000000Z");
+        assert_eq!(session_name_at(36), "0000000010");
     }
 }

@@ -23,8 +23,7 @@ pub struct OpenOptions {
 /// The Ethernet multicast MAC of an IPv4 group: `01:00:5e` and the low 23
 /// bits of the address.
 pub fn group_mac(group: Ipv4Addr) -> [u8; 6] {
-    let o = group.octets();
-    [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+    crate::net::multicast_mac(group)
 }
 
 /// Opens the backend `cfg.backend` names, wrapped in a pcap recorder when

@@ -1371,3 +1371,64 @@ pub fn random_scenario(seed: u64) -> World {
     w.quiet_after_script = true;
     w
 }
+
+/// A short scenario for the crash tests: one or two icebergs on two symbols,
+/// sometimes a tight rate limit and a disconnect; `salt` picks the family
+/// of seeds and `prefix` starts every client order id.
+pub fn crash_scenario(seed: u64, salt: u64, prefix: &str) -> World {
+    let mut r = rng(seed ^ salt);
+    let mode = if seed.is_multiple_of(2) {
+        Mode::Ouch50
+    } else {
+        Mode::Ouch42
+    };
+    let mut cfg = test_config();
+    if r.random_bool(0.3) {
+        cfg.risk.child_orders_per_sec = 2_000;
+        cfg.risk.child_orders_burst = 1;
+    }
+    let mut w = World::new(mode, cfg, seed, &[("AAPL", 50_0000), ("MSFT", 120_0000)]);
+    w.venue.reject_replace_ppm = r.random_range(0..100_000);
+    w.venue.fill_ppm = r.random_range(200_000..700_000);
+    for i in 0..r.random_range(1..=2) {
+        let (sym, mid) = if r.random_bool(0.5) {
+            ("AAPL", 50_0000)
+        } else {
+            ("MSFT", 120_0000)
+        };
+        let side = if r.random_bool(0.5) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let display = r.random_range(1..=3) * 10;
+        let total = display * r.random_range(2..=5);
+        let limit = if side == Side::Buy {
+            mid + 200
+        } else {
+            mid - 200
+        };
+        let mut p = params(sym, side, total, display, r.random_range(0..300_000), limit);
+        p.peg = r.random_bool(0.5);
+        p.max_delay_ms = r.random_range(0..=1);
+        let at = Nanos::from_us(r.random_range(1..400));
+        w.script.push((
+            at,
+            Script::New {
+                coid: format!("{prefix}{seed}-{i}"),
+                params: p,
+                seed: r.random(),
+            },
+        ));
+    }
+    if r.random_bool(0.3) {
+        let at = Nanos::from_us(r.random_range(200..1_500));
+        w.script.push((at, Script::Disconnect));
+        w.script.push((
+            at + Nanos::from_us(r.random_range(50..800)),
+            Script::Reconnect,
+        ));
+    }
+    w.script.sort_by_key(|(t, _)| *t);
+    w
+}
