@@ -896,8 +896,9 @@ fn open_dpdk() -> Result<Box<dyn Nic>, String> {
     const CONF: &str = include_str!("../../dpdk-config/af_packet-vdev.conf");
     let eal = match Eal::get() {
         Some(e) => e,
-        None => Eal::init(with_file_prefix(parse_eal_args(CONF)))
-            .map_err(|e| format!("EAL: {e}"))?,
+        None => {
+            Eal::init(with_file_prefix(parse_eal_args(CONF))).map_err(|e| format!("EAL: {e}"))?
+        }
     };
     let id = eal
         .port_by_name("net_af_packet0")
