@@ -22,7 +22,7 @@
 //! | [`control`] | REST API and metrics on their own thread |
 //! | [`exchange`] | the simulated venue used by the demo, tests and benchmarks |
 //! | [`app`] | the venue, the appliance and the control plane in one process (`floe demo`, `floe bench`, end-to-end tests) |
-//! | [`bench`] | the tick-to-trade benchmark behind `floe bench` |
+//! | [`bench`](mod@bench) | the tick-to-trade benchmark behind `floe bench` |
 //!
 //! Crate-level invariants:
 //! - decoders in [`wire`] never panic on any byte string and never allocate;

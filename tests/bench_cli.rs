@@ -152,3 +152,86 @@ fn short_af_packet_run_measures_floe_and_the_kernel_peer() {
     let r = v["ratio"]["p50"].as_f64().expect("a ratio");
     assert!(r > 0.0 && r.is_finite(), "{r}");
 }
+
+/// The DPDK run (root, `--features dpdk`): floe on DPDK's `net_af_packet`
+/// vdev and the kernel-socket peer over the same veth pair, both measured,
+/// with their ratio; the table names the DPDK side.
+#[cfg(feature = "dpdk")]
+#[test]
+fn short_dpdk_run_measures_floe_and_the_kernel_peer() {
+    if !floe::nic::veth::is_root() {
+        eprintln!(
+            "skipped: floe bench --nic dpdk needs root (namespaces, veth, CAP_NET_ADMIN for the \
+             net_af_packet vdev)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("dpdk.json");
+    let out = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_floe"))
+            .args([
+                "bench", "--nic", "dpdk", "--events", "2000", "--warmup", "200", "--block", "200",
+            ])
+            .arg("--json-out")
+            .arg(&json)
+            .arg("--journal-dir")
+            .arg(dir.path())
+            .env("RUST_LOG", "warn"),
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "floe bench --nic dpdk failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The table: both sides and their ratio.
+    assert!(
+        stdout.contains("floe (DPDK net_af_packet, veth)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("peer (kernel UDP + TCP sockets, veth)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("floe / peer: tick-to-trade p50"),
+        "{stdout}"
+    );
+
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(v["nic"], "dpdk");
+    assert_eq!(v["events"], 2000);
+    let n = |t: &serde_json::Value, k: &str| t[k].as_u64().unwrap_or_else(|| panic!("{k}: {t}"));
+    for side in ["floe", "peer"] {
+        let f = &v[side];
+        let t = &f["tick_to_trade_ns"];
+        assert_eq!(n(t, "count"), 2000, "{side}: {t}");
+        assert_eq!(n(&f["fill_ns"], "count"), 1000, "{side}: {f}");
+        assert_eq!(n(&f["market_data_ns"], "count"), 1000, "{side}: {f}");
+        let p: Vec<u64> = ["min", "p50", "p90", "p99", "p99_9", "max"]
+            .iter()
+            .map(|k| n(t, k))
+            .collect();
+        assert!(p[0] > 0, "{side}: a measured minimum: {t}");
+        assert!(p.windows(2).all(|w| w[0] <= w[1]), "{side}: ordered: {t}");
+        // Over a veth pair a child takes at least a microsecond and, with
+        // the 5 s child timeout, never more than that.
+        assert!(
+            (1_000..5_000_000_000).contains(&p[1]),
+            "{side}: p50 {} ns",
+            p[1]
+        );
+        // The venue sees the child only after it was handed to the NIC.
+        assert!(n(&f["round_trip_ns"], "p50") >= p[1], "{side}: {f}");
+        assert!(n(&f["counters"], "orders_sent") >= 2_200, "{side}: {f}");
+    }
+    let r = &v["ratio"];
+    for k in ["p50", "p99"] {
+        let x = r[k].as_f64().unwrap_or_else(|| panic!("ratio.{k}: {r}"));
+        assert!(x > 0.0 && x.is_finite(), "ratio.{k} {x}");
+    }
+}

@@ -6,7 +6,8 @@
 //! - `net_ring`: a loopback ring returns every frame sent, in order, intact;
 //! - `net_af_packet` on a veth in a network namespace: every datagram a
 //!   kernel UDP socket in the other namespace sends arrives once with its
-//!   content, and frames floe sends arrive at a kernel UDP socket intact.
+//!   content (full-MTU 1,514-byte frames too), and frames floe sends arrive
+//!   at a kernel UDP socket intact.
 //!
 //! The EAL runs with `--no-huge` from `dpdk-config/af_packet-vdev.conf` plus
 //! the null and ring vdevs. Needs root (namespaces, CAP_NET_ADMIN for
@@ -146,6 +147,10 @@ fn af_packet_vdev_in_app_ns(eal: &'static Eal, venue_ns: &str) {
     sender.join().unwrap();
     assert!(seen.iter().all(|&c| c == 1), "every datagram exactly once");
 
+    // Full-MTU frames (1,514 bytes: larger than any MoldUDP64 re-request
+    // answer) arrive whole, in one mbuf each.
+    full_mtu_rx(&mut nic, venue_ns);
+
     // floe → kernel.
     const N_TX: u32 = 1_000;
     let confirmed = Arc::new(AtomicU32::new(0));
@@ -224,6 +229,63 @@ fn af_packet_vdev_in_app_ns(eal: &'static Eal, venue_ns: &str) {
         "the venue missed datagrams, first: {missing:?}"
     );
     assert!(seen.iter().all(|&c| c == 1));
+}
+
+/// Kernel → floe: datagrams of 1,472 bytes (the UDP payload of a 1,500-byte
+/// MTU) each arrive once, 1,514 bytes on the wire, content intact.
+fn full_mtu_rx(nic: &mut DpdkNic, venue_ns: &str) {
+    const N: u32 = 200;
+    const LEN: usize = 1472;
+    let big = |seq: u32| -> Vec<u8> {
+        let mut p = seq.to_be_bytes().to_vec();
+        p.extend((4..LEN).map(|i| (i as u32).wrapping_mul(13).wrapping_add(seq) as u8));
+        p
+    };
+    let confirmed = Arc::new(AtomicU32::new(0));
+    let c = Arc::clone(&confirmed);
+    let sender = veth::in_netns(venue_ns, move || {
+        let sock =
+            UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::from(VENUE_IP), VENUE_PORT)).unwrap();
+        sock.connect(SocketAddrV4::new(Ipv4Addr::from(FLOE_IP), DATA_PORT))
+            .unwrap();
+        let end = deadline(30);
+        for seq in 0..N {
+            while seq.saturating_sub(c.load(Ordering::Acquire)) >= 64 {
+                assert!(Instant::now() < end, "receiver stalled at {seq}");
+                std::thread::yield_now();
+            }
+            assert_eq!(sock.send(&big(seq)).unwrap(), LEN);
+        }
+    })
+    .unwrap();
+    let dropped_before = nic.stats().rx_dropped;
+    let mut seen = vec![0u32; N as usize];
+    let mut got = 0;
+    let end = deadline(30);
+    while got < N {
+        assert!(
+            Instant::now() < end,
+            "received {got} of {N} full-MTU datagrams"
+        );
+        let k = nic.rx_burst(Nanos(0), 32, &mut |f, _| {
+            let Some(u) = parse_udp(f) else { return };
+            if u.dst.1 != DATA_PORT {
+                return;
+            }
+            assert_eq!(f.len(), HDRS + LEN, "a whole 1,514-byte frame");
+            let seq = u32::from_be_bytes(u.data[..4].try_into().unwrap());
+            assert!(seq < N && u.data == big(seq), "content of {seq}");
+            seen[seq as usize] += 1;
+            got += 1;
+        });
+        confirmed.store(got, Ordering::Release);
+        if k == 0 {
+            std::thread::yield_now();
+        }
+    }
+    sender.join().unwrap();
+    assert!(seen.iter().all(|&c| c == 1), "every full-MTU datagram once");
+    assert_eq!(nic.stats().rx_dropped, dropped_before, "nothing dropped");
 }
 
 type Scenario = fn(&'static Eal, &TestHosts);

@@ -891,14 +891,13 @@ fn open_veth_nic(kind: NicKind, app_ns: &str) -> Result<Box<dyn Nic>, String> {
 #[cfg(feature = "dpdk")]
 fn open_dpdk() -> Result<Box<dyn Nic>, String> {
     use crate::nic::dpdk::{parse_eal_args, with_file_prefix, DpdkNic, DpdkPortConfig, Eal};
+    // The EAL arguments of dpdk-config/af_packet-vdev.conf, built in: the
+    // binary runs from anywhere, not only from its source tree.
+    const CONF: &str = include_str!("../../dpdk-config/af_packet-vdev.conf");
     let eal = match Eal::get() {
         Some(e) => e,
         None => {
-            let conf =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("dpdk-config/af_packet-vdev.conf");
-            let text =
-                std::fs::read_to_string(&conf).map_err(|e| format!("{}: {e}", conf.display()))?;
-            Eal::init(with_file_prefix(parse_eal_args(&text))).map_err(|e| format!("EAL: {e}"))?
+            Eal::init(with_file_prefix(parse_eal_args(CONF))).map_err(|e| format!("EAL: {e}"))?
         }
     };
     let id = eal

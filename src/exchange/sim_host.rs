@@ -12,7 +12,8 @@
 //!   ([`HostOptions::sockets_per_port`]), every free one listening, so a
 //!   listener is ready again right after each accept. Nagle is off, smoltcp's
 //!   delayed ACK kept (as the kernel's). Bytes read go to
-//!   [`Venue::on_bytes`], the connection's output ([`OrderServer::pending`])
+//!   [`Venue::on_bytes`], the connection's output
+//!   ([`OrderServer::pending`](super::order_server::OrderServer::pending))
 //!   is written back each step, a peer's FIN or RST is [`Venue::on_closed`],
 //!   and the venue's own closes follow [`CloseKind`] as the kernel's
 //!   `close(2)` does (FIN after the written bytes, RST when unread input

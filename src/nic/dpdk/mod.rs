@@ -198,7 +198,8 @@ pub struct DpdkPortConfig {
     /// Tx descriptors.
     pub tx_desc: u16,
     /// Enable promiscuous and all-multicast reception (floe owns a MAC that
-    /// need not be the port's). Ports that cannot are accepted as they are.
+    /// need not be the port's). Ports without the feature (`-ENOTSUP`) are
+    /// accepted as they are; a port that fails to enable it is an error.
     pub promiscuous: bool,
 }
 
@@ -314,12 +315,21 @@ impl DpdkNic {
             ));
         }
         if cfg.promiscuous {
-            // Not every PMD can (net_null, net_ring): then it takes all
-            // frames anyway.
+            // floe's own MAC (`net.mac`) is not the port's: without
+            // promiscuous reception a filtering port drops every unicast
+            // frame to floe (TCP, MoldUDP64 re-request answers) while the
+            // multicast feed still arrives. Not every PMD can (net_null,
+            // net_ring: -ENOTSUP), and those take all frames anyway; any
+            // other failure is an error.
             // SAFETY: started port.
-            unsafe {
-                ffi::rte_eth_promiscuous_enable(port);
-                ffi::rte_eth_allmulticast_enable(port);
+            let rc = unsafe { ffi::rte_eth_promiscuous_enable(port) };
+            if rc < 0 && rc != -libc::ENOTSUP {
+                return Err(dpdk_err("rte_eth_promiscuous_enable", rc));
+            }
+            // SAFETY: started port.
+            let rc = unsafe { ffi::rte_eth_allmulticast_enable(port) };
+            if rc < 0 && rc != -libc::ENOTSUP {
+                return Err(dpdk_err("rte_eth_allmulticast_enable", rc));
             }
         }
         let mut addr = ffi::rte_ether_addr::default();
