@@ -753,12 +753,18 @@ mod tests {
         let text = "[engine]\ncore = 1\nfeed_core = 1\n";
         let err = Config::from_toml(text, Path::new("x.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("engine.feed_core") && msg.contains("differ"), "{msg}");
+        assert!(
+            msg.contains("engine.feed_core") && msg.contains("differ"),
+            "{msg}"
+        );
         let text = "[engine]\ncore = 1\nfeed_core = 0\n[nic]\nbackend = \"dpdk\"\n";
         let msg = Config::from_toml(text, Path::new("x.toml"))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("engine.feed_core") && msg.contains("af_packet"), "{msg}");
+        assert!(
+            msg.contains("engine.feed_core") && msg.contains("af_packet"),
+            "{msg}"
+        );
         for backend in ["memory", "af_packet"] {
             let text =
                 format!("[engine]\ncore = 1\nfeed_core = 0\n[nic]\nbackend = \"{backend}\"\n");

@@ -810,11 +810,7 @@ fn memory_side(opts: &BenchOptions, split: bool) -> Result<SideRun, String> {
             make_hot,
             driver_ns: None,
             hot_ns: None,
-            control_load_per_sec: if split {
-                0
-            } else {
-                opts.control_load_per_sec
-            },
+            control_load_per_sec: if split { 0 } else { opts.control_load_per_sec },
         },
     );
     drop(journal);
@@ -830,9 +826,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, String> {
         opts.idle
     );
     if opts.split && opts.nic == NicKind::Dpdk {
-        return Err("--split needs --nic memory or af_packet (split mode needs two rx handles; \
+        return Err(
+            "--split needs --nic memory or af_packet (split mode needs two rx handles; \
                     the dpdk backend has one rx queue)"
-            .into());
+                .into(),
+        );
     }
     match opts.nic {
         NicKind::Memory => run_memory(opts, threads),

@@ -352,9 +352,9 @@ impl Worker {
             }
             // A request is asked for only when the ring can take it.
             while requests.free() > 0 {
-                let Some(len) = s.poll_request(now, &mut req, &mut |_seq, msg| {
-                    sink.message(msg, now)
-                }) else {
+                let Some(len) =
+                    s.poll_request(now, &mut req, &mut |_seq, msg| sink.message(msg, now))
+                else {
                     break;
                 };
                 let len = len.min(REQUEST_LEN);

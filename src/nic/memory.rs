@@ -461,7 +461,10 @@ mod tests {
         assert_eq!(drain(&mut a, &mut got_a), 4);
         // `a2` has read nothing yet: the ring is still full for `b`.
         assert_eq!(send_copy(&mut b, &frame(4)), Err(NicError::TxFull));
-        assert_eq!(a2.rx_burst(Nanos(7), 2, &mut |f, _| got_a2.push(f.to_vec())), 2);
+        assert_eq!(
+            a2.rx_burst(Nanos(7), 2, &mut |f, _| got_a2.push(f.to_vec())),
+            2
+        );
         send_copy(&mut b, &frame(4)).unwrap();
         send_copy(&mut b, &frame(5)).unwrap();
         b.tx_flush().unwrap();
