@@ -778,9 +778,9 @@ fn memory_side(opts: &BenchOptions, split: bool) -> Result<SideRun, String> {
     if split {
         cfg = split_config(cfg, opts);
     }
-    let mac = crate::config::parse_mac(&cfg.net.mac).unwrap_or(crate::nic::memory::MAC_A);
     let (a, b, feed) = if split {
-        let (a, b, f) = crate::nic::memory::fanout_with_macs(1024, mac, crate::nic::memory::MAC_B);
+        use crate::nic::memory::{fanout_with_macs, MAC_A, MAC_B};
+        let (a, b, f) = fanout_with_macs(1024, MAC_A, MAC_B);
         (a, b, Some(f))
     } else {
         let (a, b) = crate::nic::memory::pair(1024);
