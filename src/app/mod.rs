@@ -601,6 +601,9 @@ fn spawn_kernel_venue(
     }
 }
 
+/// The hot thread's NIC and, in split mode, the feed thread's own handle.
+type Nics = (Box<dyn Nic>, Option<Box<dyn Nic>>);
+
 /// How the hot thread gets its NIC (and in split mode the feed thread its
 /// own handle).
 enum NicSource {
@@ -608,7 +611,7 @@ enum NicSource {
     /// in split mode `feed` is the third end of a fan-out pair.
     Memory {
         end: MemoryNic,
-        feed: Option<MemoryNic>,
+        feed: Option<Box<MemoryNic>>,
         pcap: Option<PathBuf>,
     },
     /// Opened from `[nic]` (pcap included) after entering namespace `ns`;
@@ -845,7 +848,7 @@ impl InProcess {
                     VenueHost::spawn_with(&venue_cfg, &opts, venue_idle, venue_end, audit.clone())?;
                 let source = NicSource::Memory {
                     end: app_end,
-                    feed: feed_end,
+                    feed: feed_end.map(Box::new),
                     pcap: pcap.clone(),
                 };
                 (VenueSide::Memory(venue), source)
@@ -1358,9 +1361,9 @@ fn hot_thread(
         }
     }
     let split = cfg.engine.feed_core.is_some();
-    let opened: Result<(Box<dyn Nic>, Option<Box<dyn Nic>>), String> = match source {
+    let opened: Result<Nics, String> = match source {
         NicSource::Memory { end, feed, pcap } => {
-            let feed = feed.map(|f| Box::new(f) as Box<dyn Nic>);
+            let feed = feed.map(|f| f as Box<dyn Nic>);
             match pcap {
                 None => Ok((Box::new(end) as Box<dyn Nic>, feed)),
                 Some(path) => PcapNic::create(end, &path, PcapConfig::default())
