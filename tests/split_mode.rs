@@ -308,3 +308,39 @@ fn af_packet_split_mode_over_veth() {
         seen.hot_rx
     );
 }
+
+#[test]
+fn split_mode_without_a_feed_handle_or_on_dpdk_is_refused_by_name() {
+    use floe::config::Config;
+    use floe::control::metrics::HotCounters;
+    use floe::engine::runtime::Runtime;
+    use floe::time::MonotonicClock;
+    let mut cfg = Config::default();
+    cfg.engine.feed_core = Some(feed_core());
+    let (a, _b) = floe::nic::memory::pair(8);
+    let counters = std::sync::Arc::new(HotCounters::new());
+    match Runtime::new(
+        &cfg,
+        Box::new(a),
+        Box::new(MonotonicClock::new()),
+        None,
+        counters,
+    ) {
+        Ok(_) => panic!("split mode needs the feed thread's handle"),
+        Err(e) => assert!(e.to_string().contains("engine.feed_core"), "{e}"),
+    }
+    cfg.nic.backend = NicBackend::Dpdk;
+    match floe::nic::open_feed_from_config(&cfg, None) {
+        Ok(_) => panic!("split mode refuses dpdk"),
+        Err(e) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("engine.feed_core") && m.contains("af_packet"),
+                "{m}"
+            );
+        }
+    }
+    // And the configuration says so before anything opens.
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(err.contains("engine.feed_core"), "{err}");
+}
