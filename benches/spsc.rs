@@ -1,12 +1,15 @@
-//! floe's single-producer single-consumer ring against `crossbeam`'s
+//! floe's single-producer single-consumer rings against `crossbeam`'s
 //! `ArrayQueue` and `rtrb`, in the same run, moving the same 64-byte
-//! message (a book event's size in the split mode).
+//! message (a quote's size in the split mode).
 //!
-//! floe's SPSC ring is the in-process NIC pair (`nic::memory`): fixed-size
-//! slots written in place by `tx_frame`, published by `tx_flush` (one
-//! release store), lent to the consumer by `rx_burst` and returned with one
-//! release store per burst. Here it moves one message per flush and per
-//! burst, as the peers move one per push and pop.
+//! - `floe_memory_ring`: the in-process NIC pair (`nic::memory`):
+//!   fixed-size slots written in place by `tx_frame`, published by
+//!   `tx_flush` (one release store), lent to the consumer by `rx_burst` and
+//!   returned with one release store per burst. Here it moves one message
+//!   per flush and per burst, as the peers move one per push and pop.
+//! - `floe_typed_ring`: `nic::spsc`, the same design with typed slots: the
+//!   ring split mode hands quotes from the feed thread to the hot thread
+//!   over.
 //!
 //! - `spsc/one_thread/*`: push then pop on one thread (the uncontended cost
 //!   of the ring's code);
@@ -21,6 +24,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam::queue::ArrayQueue;
 use floe::nic::memory::{pair, MemoryNic};
+use floe::nic::spsc;
 use floe::nic::Nic;
 use floe::time::Nanos;
 use std::hint::black_box;
@@ -100,6 +104,25 @@ impl Spsc for FloeRing {
             got = Some(u64::from_le_bytes(b));
         });
         got
+    }
+}
+
+struct FloeTyped;
+
+impl Spsc for FloeTyped {
+    type Tx = spsc::Producer<Msg>;
+    type Rx = spsc::Consumer<Msg>;
+    fn make() -> (Self::Tx, Self::Rx) {
+        spsc::channel(CAP, [0; MSG])
+    }
+    #[inline]
+    fn push(tx: &mut Self::Tx, m: &Msg) -> bool {
+        tx.try_push(*m).is_ok()
+    }
+    #[inline]
+    fn pop(rx: &mut Self::Rx) -> Option<u64> {
+        rx.pop()
+            .map(|m| u64::from_le_bytes(m[..8].try_into().unwrap_or([0; 8])))
     }
 }
 
@@ -238,6 +261,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter("floe_memory_ring"), |b| {
         b.iter_custom(one_thread::<FloeRing>)
     });
+    g.bench_function(BenchmarkId::from_parameter("floe_typed_ring"), |b| {
+        b.iter_custom(one_thread::<FloeTyped>)
+    });
     g.bench_function(BenchmarkId::from_parameter("crossbeam_array_queue"), |b| {
         b.iter_custom(one_thread::<Crossbeam>)
     });
@@ -250,6 +276,9 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function(BenchmarkId::from_parameter("floe_memory_ring"), |b| {
         b.iter_custom(stream::<FloeRing>)
+    });
+    g.bench_function(BenchmarkId::from_parameter("floe_typed_ring"), |b| {
+        b.iter_custom(stream::<FloeTyped>)
     });
     g.bench_function(BenchmarkId::from_parameter("crossbeam_array_queue"), |b| {
         b.iter_custom(stream::<Crossbeam>)
@@ -264,6 +293,9 @@ fn benches(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function(BenchmarkId::from_parameter("floe_memory_ring"), |b| {
         b.iter_custom(ping_pong::<FloeRing>)
+    });
+    g.bench_function(BenchmarkId::from_parameter("floe_typed_ring"), |b| {
+        b.iter_custom(ping_pong::<FloeTyped>)
     });
     g.bench_function(BenchmarkId::from_parameter("crossbeam_array_queue"), |b| {
         b.iter_custom(ping_pong::<Crossbeam>)

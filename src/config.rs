@@ -95,10 +95,15 @@ pub struct EngineConfig {
     pub command_drain_limit: usize,
     /// Frames taken from the NIC per burst.
     pub rx_burst: usize,
-    /// Split mode: run the feed handler on this second core and hand book
-    /// events over an SPSC ring; `None` = one thread does everything.
+    /// Split mode: run the feed handler (MoldUDP64 sessions, ITCH, books) on
+    /// a second thread pinned to this core, reading market data from its
+    /// own rx handle of the NIC and handing each changed top of book to the
+    /// hot thread over an SPSC ring; `None` = one thread does everything.
+    /// Must differ from `core`; needs the `af_packet` or `memory` backend.
     pub feed_core: Option<usize>,
-    /// Capacity of the feed → engine ring in split mode (power of two).
+    /// Quotes the feed → engine ring holds in split mode (power of two); a
+    /// full ring makes the feed thread wait (back-pressure), nothing is
+    /// dropped.
     pub feed_ring: usize,
 }
 
@@ -580,6 +585,24 @@ impl Config {
         if !self.engine.feed_ring.is_power_of_two() {
             return Err(invalid("engine.feed_ring", "must be a power of two"));
         }
+        if let Some(feed) = self.engine.feed_core {
+            if self.engine.core == Some(feed) {
+                return Err(invalid(
+                    "engine.feed_core",
+                    format!(
+                        "must differ from engine.core ({feed}): split mode runs the feed \
+                         thread on a second core"
+                    ),
+                ));
+            }
+            if self.nic.backend == NicBackend::Dpdk {
+                return Err(invalid(
+                    "engine.feed_core",
+                    "split mode needs nic.backend = \"af_packet\" or \"memory\" \
+                     (the dpdk backend has one rx queue)",
+                ));
+            }
+        }
         parse_mac(&self.net.mac).ok_or_else(|| invalid("net.mac", "expected aa:bb:cc:dd:ee:ff"))?;
         parse_cidr(&self.net.ip).ok_or_else(|| invalid("net.ip", "expected a.b.c.d/prefix"))?;
         for n in &self.net.neighbors {
@@ -723,6 +746,31 @@ mod tests {
     fn zero_capacity_names_the_key() {
         let err = Config::from_toml("[pools]\nparents = 0\n", Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("pools.parents"), "{err}");
+    }
+
+    #[test]
+    fn split_mode_needs_a_second_core_and_a_backend_with_two_rx_handles() {
+        let text = "[engine]\ncore = 1\nfeed_core = 1\n";
+        let err = Config::from_toml(text, Path::new("x.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("engine.feed_core") && msg.contains("differ"),
+            "{msg}"
+        );
+        let text = "[engine]\ncore = 1\nfeed_core = 0\n[nic]\nbackend = \"dpdk\"\n";
+        let msg = Config::from_toml(text, Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("engine.feed_core") && msg.contains("af_packet"),
+            "{msg}"
+        );
+        for backend in ["memory", "af_packet"] {
+            let text =
+                format!("[engine]\ncore = 1\nfeed_core = 0\n[nic]\nbackend = \"{backend}\"\n");
+            let cfg = Config::from_toml(&text, Path::new("x.toml")).unwrap();
+            assert_eq!(cfg.engine.feed_core, Some(0));
+        }
     }
 
     #[test]

@@ -73,7 +73,7 @@ use crate::control::model::{
 };
 use crate::control::{self, ControlError, ControlHandle};
 use crate::engine::idle::{pin_to_core, Idle};
-use crate::engine::runtime::{Runtime, RuntimeStats};
+use crate::engine::runtime::{Runtime, RuntimeStats, SplitFeed};
 use crate::engine::{CommandKind, ParentStatus, Reply};
 use crate::exchange::server::{
     ServerAddresses, ServerError, ServerStats, ShutdownHandle, VenueServer, VenueStats,
@@ -83,6 +83,7 @@ use crate::exchange::sim_host::{
 };
 use crate::exchange::VenueConfig;
 use crate::feed::moldudp64::MoldCounters;
+use crate::nic::fault::{FaultConfig, FaultNic};
 use crate::nic::memory::{self, MemoryNic};
 use crate::nic::pcap::{PcapConfig, PcapNic};
 use crate::nic::veth::{self, NetnsThread, TestHosts};
@@ -262,6 +263,7 @@ pub struct Builder {
     wait_for_login: bool,
     venue_idle: IdleOptions,
     network: Network,
+    market_faults: Option<FaultConfig>,
 }
 
 impl Default for Builder {
@@ -278,6 +280,7 @@ impl Default for Builder {
             wait_for_login: true,
             venue_idle: IdleOptions::default(),
             network: Network::Memory,
+            market_faults: None,
         }
     }
 }
@@ -380,6 +383,16 @@ impl Builder {
         self
     }
 
+    /// Injects faults ([`FaultNic`]) on the NIC handle that reads market
+    /// data: the feed thread's own handle in split mode
+    /// (`engine.feed_core`), where only market data is affected; the
+    /// runtime's single handle otherwise (every received frame). Default
+    /// none.
+    pub fn market_faults(mut self, faults: FaultConfig) -> Builder {
+        self.market_faults = Some(faults);
+        self
+    }
+
     /// Starts the venue, the appliance and the control plane, and returns
     /// once the engine takes commands, the order session is logged in and
     /// market data flows — quotes when the venue's synthetic flow is on,
@@ -424,6 +437,10 @@ struct Live {
     logins: AtomicU64,
     disconnects: AtomicU64,
     snapshots: AtomicU64,
+    rerequests_sent: AtomicU64,
+    rerequest_failures: AtomicU64,
+    feed_ring_waits: AtomicU64,
+    replies_dropped: AtomicU64,
 }
 
 impl Live {
@@ -443,6 +460,10 @@ impl Live {
         self.logins.store(s.logins, r);
         self.disconnects.store(s.disconnects, r);
         self.snapshots.store(s.snapshots, r);
+        self.rerequests_sent.store(s.rerequests_sent, r);
+        self.rerequest_failures.store(s.rerequest_failures, r);
+        self.feed_ring_waits.store(s.feed_ring_waits, r);
+        self.replies_dropped.store(s.replies_dropped, r);
         self.logged_in
             .store(rt.soup().is_logged_in(), Ordering::Release);
     }
@@ -463,6 +484,10 @@ impl Live {
             logins: self.logins.load(r),
             disconnects: self.disconnects.load(r),
             snapshots: self.snapshots.load(r),
+            rerequests_sent: self.rerequests_sent.load(r),
+            rerequest_failures: self.rerequest_failures.load(r),
+            feed_ring_waits: self.feed_ring_waits.load(r),
+            replies_dropped: self.replies_dropped.load(r),
         }
     }
 }
@@ -576,14 +601,21 @@ fn spawn_kernel_venue(
     }
 }
 
-/// How the hot thread gets its NIC.
+/// The hot thread's NIC and, in split mode, the feed thread's own handle.
+type Nics = (Box<dyn Nic>, Option<Box<dyn Nic>>);
+
+/// How the hot thread gets its NIC (and in split mode the feed thread its
+/// own handle).
 enum NicSource {
-    /// The appliance's end of the memory pair, recorded to `pcap` if set.
+    /// The appliance's end of the memory pair, recorded to `pcap` if set;
+    /// in split mode `feed` is the third end of a fan-out pair.
     Memory {
         end: MemoryNic,
+        feed: Option<Box<MemoryNic>>,
         pcap: Option<PathBuf>,
     },
-    /// Opened from `[nic]` (pcap included) after entering namespace `ns`.
+    /// Opened from `[nic]` (pcap included) after entering namespace `ns`;
+    /// in split mode a second handle for the feed thread.
     Netns { ns: String },
 }
 
@@ -772,6 +804,7 @@ impl InProcess {
             wait_for_login,
             venue_idle,
             network,
+            market_faults,
         } = b;
         venue_cfg.flow.seed = seed;
         venue_cfg.validate()?;
@@ -800,8 +833,13 @@ impl InProcess {
                     key: "net.mac",
                     reason: "expected aa:bb:cc:dd:ee:ff".into(),
                 })?;
-                let (app_end, venue_end) =
-                    memory::pair_with_macs(PAIR_FRAMES, floe_mac, DEFAULT_MAC);
+                let (app_end, venue_end, feed_end) = if cfg.engine.feed_core.is_some() {
+                    let (a, b, f) = memory::fanout_with_macs(PAIR_FRAMES, floe_mac, DEFAULT_MAC);
+                    (a, b, Some(f))
+                } else {
+                    let (a, b) = memory::pair_with_macs(PAIR_FRAMES, floe_mac, DEFAULT_MAC);
+                    (a, b, None)
+                };
                 let opts = HostOptions {
                     random_seed: Some(mix(seed)),
                     ..HostOptions::default()
@@ -810,6 +848,7 @@ impl InProcess {
                     VenueHost::spawn_with(&venue_cfg, &opts, venue_idle, venue_end, audit.clone())?;
                 let source = NicSource::Memory {
                     end: app_end,
+                    feed: feed_end.map(Box::new),
                     pcap: pcap.clone(),
                 };
                 (VenueSide::Memory(venue), source)
@@ -919,7 +958,15 @@ impl InProcess {
                 .name("floe-hot".into())
                 .spawn(move || {
                     hot_thread(
-                        &cfg, source, endpoint, counters, &stop, &live, &req_rx, ready_tx,
+                        &cfg,
+                        source,
+                        market_faults,
+                        endpoint,
+                        counters,
+                        &stop,
+                        &live,
+                        &req_rx,
+                        ready_tx,
                     )
                 })
                 .map_err(|e| AppError::Thread(format!("cannot start the hot thread: {e}")))?
@@ -1300,6 +1347,7 @@ fn describe(s: &ParentStatus) -> String {
 fn hot_thread(
     cfg: &Config,
     source: NicSource,
+    faults: Option<FaultConfig>,
     endpoint: gateway::EngineEndpoint,
     counters: Arc<HotCounters>,
     stop: &AtomicBool,
@@ -1312,20 +1360,35 @@ fn hot_thread(
             tracing::warn!(core = c, "could not pin the hot thread; running unpinned");
         }
     }
-    let opened: Result<Box<dyn Nic>, String> = match source {
-        NicSource::Memory { end, pcap: None } => Ok(Box::new(end)),
-        NicSource::Memory {
-            end,
-            pcap: Some(path),
-        } => PcapNic::create(end, &path, PcapConfig::default())
-            .map(|n| Box::new(n) as Box<dyn Nic>)
-            .map_err(|e| format!("pcap {}: {e}", path.display())),
+    let split = cfg.engine.feed_core.is_some();
+    let opened: Result<Nics, String> = match source {
+        NicSource::Memory { end, feed, pcap } => {
+            let feed = feed.map(|f| f as Box<dyn Nic>);
+            match pcap {
+                None => Ok((Box::new(end) as Box<dyn Nic>, feed)),
+                Some(path) => PcapNic::create(end, &path, PcapConfig::default())
+                    .map(|n| (Box::new(n) as Box<dyn Nic>, feed))
+                    .map_err(|e| format!("pcap {}: {e}", path.display())),
+            }
+        }
         NicSource::Netns { ns } => veth::enter_netns(&ns).and_then(|()| {
-            crate::nic::open_from_config(cfg, None)
-                .map_err(|e| format!("{:?} on {}: {e}", cfg.nic.backend, cfg.nic.interface))
+            let what = |e| format!("{:?} on {}: {e}", cfg.nic.backend, cfg.nic.interface);
+            let nic = crate::nic::open_from_config(cfg, None).map_err(what)?;
+            let feed = if split {
+                Some(crate::nic::open_feed_from_config(cfg, None).map_err(what)?)
+            } else {
+                None
+            };
+            Ok((nic, feed))
         }),
     };
-    let nic = match opened {
+    // Faults go on the handle that reads market data.
+    let opened = opened.map(|(nic, feed)| match (faults, feed) {
+        (None, feed) => (nic, feed),
+        (Some(f), Some(feed)) => (nic, Some(Box::new(FaultNic::new(feed, f)) as Box<dyn Nic>)),
+        (Some(f), None) => (Box::new(FaultNic::new(nic, f)) as Box<dyn Nic>, None),
+    });
+    let (nic, feed_nic) = match opened {
         Ok(n) => n,
         Err(msg) => {
             let _ = ready.send(Err(msg.clone()));
@@ -1333,7 +1396,18 @@ fn hot_thread(
         }
     };
     let clock = WallClock::calibrate(Duration::from_millis(20));
-    let mut rt = match Runtime::new(cfg, nic, Box::new(clock), Some(endpoint), counters) {
+    let split_feed = feed_nic.map(|nic| SplitFeed {
+        nic,
+        clock: Box::new(clock),
+    });
+    let mut rt = match Runtime::with_feed(
+        cfg,
+        nic,
+        Box::new(clock),
+        Some(endpoint),
+        counters,
+        split_feed,
+    ) {
         Ok(rt) => rt,
         Err(e) => {
             let msg = e.to_string();

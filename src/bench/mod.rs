@@ -28,6 +28,13 @@
 //! plane (and the control-load generator) run on the driver's core, as a
 //! desk keeps the hot thread's core for the hot thread. Bare-metal figures
 //! want `--idle spin` on isolated cores.
+//!
+//! With [`BenchOptions::split`] the same run also measures floe in split
+//! mode (`engine.feed_core`: the feed handler on its own thread, pinned to
+//! [`BenchOptions::feed_core`], with its own rx handle of the NIC — the
+//! third end of a fan-out memory pair, or a second AF_PACKET socket — and
+//! quotes to the hot thread over an SPSC ring), one side after the other on
+//! the same link and reports the split / single ratio.
 
 pub mod control_load;
 pub mod driver;
@@ -50,7 +57,7 @@ use serde::Serialize;
 
 use crate::config::{ApiKey, Config, IdleStrategy, NicBackend};
 use crate::control::{self, gateway, metrics::HotCounters};
-use crate::engine::runtime::{Runtime, RuntimeStats};
+use crate::engine::runtime::{Runtime, RuntimeStats, SplitFeed};
 use crate::nic::Nic;
 use crate::time::WallClock;
 use driver::{DriverReport, Plan, Progress, FILL, FILL_LOADED, MARKET_DATA, MARKET_DATA_LOADED};
@@ -113,6 +120,10 @@ pub struct BenchOptions {
     pub journal_dir: Option<PathBuf>,
     /// How long one child may take before the run fails.
     pub child_timeout: Duration,
+    /// Also run floe in split mode (after the single-thread side).
+    pub split: bool,
+    /// Core of the split mode's feed thread (default: the driver's).
+    pub feed_core: Option<usize>,
 }
 
 impl Default for BenchOptions {
@@ -130,6 +141,8 @@ impl Default for BenchOptions {
             idle: IdleStrategy::SpinYield,
             journal_dir: None,
             child_timeout: Duration::from_secs(5),
+            split: false,
+            feed_core: None,
         }
     }
 }
@@ -301,6 +314,43 @@ pub struct BenchReport {
     pub ratio: Option<Ratios>,
     /// The control-load check, when asked.
     pub control_load: Option<ControlLoadReport>,
+    /// floe in split mode, when asked ([`BenchOptions::split`]).
+    pub split: Option<SideReport>,
+    /// Split mode / single-thread mode, when split mode ran.
+    pub split_ratio: Option<SplitRatio>,
+}
+
+/// floe in split mode against floe on one thread, same run.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SplitRatio {
+    /// Split p50 / single p50, tick-to-trade.
+    pub p50: f64,
+    /// Split p99 / single p99, tick-to-trade.
+    pub p99: f64,
+    /// Split / single, market data -> re-price p50 (the trigger the split
+    /// changes).
+    pub market_data_p50: f64,
+    /// Split / single, round-trip p50.
+    pub round_trip_p50: f64,
+    /// Split / single, round-trip p99.
+    pub round_trip_p99: f64,
+    /// Whether split mode had the lower tick-to-trade p50 on this host.
+    pub split_wins_p50: bool,
+}
+
+impl SplitRatio {
+    fn of(single: &SideReport, split: &SideReport) -> SplitRatio {
+        let r = |a: u64, b: u64| a as f64 / (b.max(1)) as f64;
+        let p50 = r(split.tick_to_trade_ns.p50, single.tick_to_trade_ns.p50);
+        SplitRatio {
+            p50,
+            p99: r(split.tick_to_trade_ns.p99, single.tick_to_trade_ns.p99),
+            market_data_p50: r(split.market_data_ns.p50, single.market_data_ns.p50),
+            round_trip_p50: r(split.round_trip_ns.p50, single.round_trip_ns.p50),
+            round_trip_p99: r(split.round_trip_ns.p99, single.round_trip_ns.p99),
+            split_wins_p50: p50 < 1.0,
+        }
+    }
 }
 
 /// The appliance configuration of a benchmark side.
@@ -691,35 +741,51 @@ fn control_report(target: u64, run: &SideRun, off: &Histogram<u64>) -> Option<Co
     })
 }
 
-/// floe's hot path on `nic`.
-fn floe_hot(nic: impl FnOnce() -> Result<Box<dyn Nic>, String> + Send + 'static) -> MakeHot {
+/// The NIC of floe's hot thread and, in split mode, the feed thread's own
+/// handle.
+type Nics = (Box<dyn Nic>, Option<Box<dyn Nic>>);
+
+/// floe's hot path on `nic` (split mode when it gives a feed handle).
+fn floe_hot(nic: impl FnOnce() -> Result<Nics, String> + Send + 'static) -> MakeHot {
     Box::new(move |cfg, endpoint, counters| {
-        let nic = nic()?;
-        let clock = Box::new(WallClock::calibrate(Duration::from_millis(20)));
-        let rt =
-            Runtime::new(cfg, nic, clock, Some(endpoint), counters).map_err(|e| e.to_string())?;
+        let (nic, feed) = nic()?;
+        let clock = WallClock::calibrate(Duration::from_millis(20));
+        let split = feed.map(|nic| SplitFeed {
+            nic,
+            clock: Box::new(clock),
+        });
+        let rt = Runtime::with_feed(cfg, nic, Box::new(clock), Some(endpoint), counters, split)
+            .map_err(|e| e.to_string())?;
         Ok(Box::new(rt) as Box<dyn HotPath>)
     })
 }
 
-/// Runs the benchmark `opts` describes.
-pub fn run(opts: &BenchOptions) -> Result<BenchReport, String> {
-    let threads = format!(
-        "hot thread core {}, driver core {}, idle {:?}",
-        opts.hot_core.map_or("-".into(), |c| c.to_string()),
-        opts.driver_core.map_or("-".into(), |c| c.to_string()),
-        opts.idle
-    );
-    match opts.nic {
-        NicKind::Memory => run_memory(opts, threads),
-        NicKind::AfPacket | NicKind::Dpdk => run_veth(opts, threads),
+/// `cfg` in split mode, the feed thread on `opts.feed_core` (else the
+/// driver's core).
+fn split_config(mut cfg: Config, opts: &BenchOptions) -> Config {
+    cfg.engine.feed_core = Some(opts.feed_core.or(opts.driver_core).unwrap_or(0));
+    if cfg.engine.feed_core == opts.hot_core {
+        // Unpinned runs: any core but the hot thread's.
+        cfg.engine.feed_core = Some(opts.hot_core.map_or(0, |c| usize::from(c == 0)));
     }
+    cfg
 }
 
-fn run_memory(opts: &BenchOptions, threads: String) -> Result<BenchReport, String> {
+/// One floe side on a memory pair (a fan-out pair in split mode).
+fn memory_side(opts: &BenchOptions, split: bool) -> Result<SideRun, String> {
     let journal = TempDir::new(opts.journal_dir.as_deref(), "floe").map_err(|e| e.to_string())?;
-    let cfg = bench_config(NicBackend::Memory, &journal.0);
-    let (a, b) = crate::nic::memory::pair(1024);
+    let mut cfg = bench_config(NicBackend::Memory, &journal.0);
+    if split {
+        cfg = split_config(cfg, opts);
+    }
+    let (a, b, feed) = if split {
+        use crate::nic::memory::{fanout_with_macs, MAC_A, MAC_B};
+        let (a, b, f) = fanout_with_macs(1024, MAC_A, MAC_B);
+        (a, b, Some(f))
+    } else {
+        let (a, b) = crate::nic::memory::pair(1024);
+        (a, b, None)
+    };
     let make_link: MakeLink = Box::new(move || {
         Ok(Box::new(link::SmolLink::new(
             b,
@@ -730,7 +796,12 @@ fn run_memory(opts: &BenchOptions, threads: String) -> Result<BenchReport, Strin
             GROUP,
         )) as Box<dyn link::VenueLink>)
     });
-    let make_hot = floe_hot(move || Ok(Box::new(a) as Box<dyn Nic>));
+    let make_hot = floe_hot(move || {
+        Ok((
+            Box::new(a) as Box<dyn Nic>,
+            feed.map(|f| Box::new(f) as Box<dyn Nic>),
+        ))
+    });
     let run = run_side(
         opts,
         SideSpec {
@@ -739,11 +810,49 @@ fn run_memory(opts: &BenchOptions, threads: String) -> Result<BenchReport, Strin
             make_hot,
             driver_ns: None,
             hot_ns: None,
-            control_load_per_sec: opts.control_load_per_sec,
+            control_load_per_sec: if split { 0 } else { opts.control_load_per_sec },
         },
-    )?;
+    );
+    drop(journal);
+    run
+}
+
+/// Runs the benchmark `opts` describes.
+pub fn run(opts: &BenchOptions) -> Result<BenchReport, String> {
+    let threads = format!(
+        "hot thread core {}, driver core {}, idle {:?}",
+        opts.hot_core.map_or("-".into(), |c| c.to_string()),
+        opts.driver_core.map_or("-".into(), |c| c.to_string()),
+        opts.idle
+    );
+    if opts.split && opts.nic == NicKind::Dpdk {
+        return Err(
+            "--split needs --nic memory or af_packet (split mode needs two rx handles; \
+                    the dpdk backend has one rx queue)"
+                .into(),
+        );
+    }
+    match opts.nic {
+        NicKind::Memory => run_memory(opts, threads),
+        NicKind::AfPacket | NicKind::Dpdk => run_veth(opts, threads),
+    }
+}
+
+fn run_memory(opts: &BenchOptions, threads: String) -> Result<BenchReport, String> {
+    let run = memory_side(opts, false)?;
     let floe = side_report("floe (memory NIC)", opts, &run);
     let control_load = control_report(opts.control_load_per_sec, &run, &floe.hist);
+    let split = if opts.split {
+        let run = memory_side(opts, true)?;
+        Some(side_report(
+            "floe split mode (memory NIC, feed thread + SPSC ring)",
+            opts,
+            &run,
+        ))
+    } else {
+        None
+    };
+    let split_ratio = split.as_ref().map(|s| SplitRatio::of(&floe, s));
     Ok(BenchReport {
         nic: opts.nic,
         events: opts.events,
@@ -756,6 +865,8 @@ fn run_memory(opts: &BenchOptions, threads: String) -> Result<BenchReport, Strin
         peer: None,
         ratio: None,
         control_load,
+        split,
+        split_ratio,
     })
 }
 
@@ -792,7 +903,7 @@ fn run_veth(opts: &BenchOptions, threads: String) -> Result<BenchReport, String>
     let cfg = bench_config(backend, &journal.0);
     let nic_kind = opts.nic;
     let app_ns = hosts.app_ns();
-    let make_hot = floe_hot(move || open_veth_nic(nic_kind, &app_ns));
+    let make_hot = floe_hot(move || Ok((open_veth_nic(nic_kind, &app_ns)?, None)));
     let run = run_side(
         opts,
         SideSpec {
@@ -811,6 +922,37 @@ fn run_veth(opts: &BenchOptions, threads: String) -> Result<BenchReport, String>
     let floe = side_report(label, opts, &run);
     let control_load = control_report(opts.control_load_per_sec, &run, &floe.hist);
     drop(journal);
+
+    let split = if opts.split && opts.nic == NicKind::AfPacket {
+        let journal =
+            TempDir::new(opts.journal_dir.as_deref(), "split").map_err(|e| e.to_string())?;
+        let cfg = split_config(bench_config(NicBackend::AfPacket, &journal.0), opts);
+        let app_ns = hosts.app_ns();
+        let make_hot = floe_hot(move || {
+            let nic = open_veth_nic(NicKind::AfPacket, &app_ns)?;
+            let feed = open_veth_nic(NicKind::AfPacket, &app_ns)?;
+            Ok((nic, Some(feed)))
+        });
+        let run = run_side(
+            opts,
+            SideSpec {
+                cfg,
+                make_link: venue_link(),
+                make_hot,
+                driver_ns: Some(hosts.venue_ns()),
+                hot_ns: Some(hosts.app_ns()),
+                control_load_per_sec: 0,
+            },
+        )?;
+        Some(side_report(
+            "floe split mode (AF_PACKET, veth, feed thread + SPSC ring)",
+            opts,
+            &run,
+        ))
+    } else {
+        None
+    };
+    let split_ratio = split.as_ref().map(|s| SplitRatio::of(&floe, s));
 
     let peer = if opts.peer {
         let journal =
@@ -866,6 +1008,8 @@ fn run_veth(opts: &BenchOptions, threads: String) -> Result<BenchReport, String>
         peer,
         ratio,
         control_load,
+        split,
+        split_ratio,
     })
 }
 

@@ -25,6 +25,11 @@ use floe::config::IdleStrategy;
 /// Threads: the hot thread and the venue driver are pinned to their own
 /// cores and spin, yielding after 64 idle polls (`--idle spin_yield`):
 /// on a 2-core shared host two pure spinners starve everything else.
+///
+/// `--split` also measures floe in split mode in the same run (memory or
+/// af_packet): the feed handler on its own thread (`--feed-core`, default
+/// the driver's core) with its own rx handle, quotes to the hot thread over
+/// an SPSC ring; the table ends with split / single ratios.
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -53,6 +58,12 @@ pub struct Args {
     /// Skip the kernel-socket peer on veth runs.
     #[arg(long)]
     pub no_peer: bool,
+    /// Also run floe in split mode (feed thread + SPSC ring), same run.
+    #[arg(long)]
+    pub split: bool,
+    /// Core of the split mode's feed thread (default: the driver's core).
+    #[arg(long)]
+    pub feed_core: Option<usize>,
     /// Core of the hot thread.
     #[arg(long, default_value_t = 1)]
     pub hot_core: usize,
@@ -124,7 +135,10 @@ fn table(r: &BenchReport) -> String {
         r.host.cpu, r.host.cores, r.host.kernel, r.host.date, r.threads
     );
     let _ = writeln!(s, "{}", report::header());
-    for side in std::iter::once(&r.floe).chain(r.peer.iter()) {
+    for side in std::iter::once(&r.floe)
+        .chain(r.split.iter())
+        .chain(r.peer.iter())
+    {
         let _ = writeln!(s, "{}", side.label);
         let _ = writeln!(
             s,
@@ -170,6 +184,18 @@ fn table(r: &BenchReport) -> String {
             if q.met { "met" } else { "NOT met" },
             q.round_trip_p50,
             q.round_trip_p99
+        );
+    }
+    if let Some(q) = &r.split_ratio {
+        let _ = writeln!(
+            s,
+            "split / single: tick-to-trade p50 {:.2}x, p99 {:.2}x, market data -> re-price p50 {:.2}x; round trip p50 {:.2}x, p99 {:.2}x; {} wins at p50 on this host",
+            q.p50,
+            q.p99,
+            q.market_data_p50,
+            q.round_trip_p50,
+            q.round_trip_p99,
+            if q.split_wins_p50 { "split mode" } else { "single-thread mode" }
         );
     }
     if let Some(c) = &r.control_load {
@@ -230,12 +256,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         idle,
         journal_dir: args.journal_dir.clone(),
         child_timeout: Duration::from_millis(args.child_timeout_ms.max(1)),
+        split: args.split,
+        feed_core: pin.then_some(args.feed_core).flatten(),
     };
     let r = floe::bench::run(&opts).map_err(|e| anyhow::anyhow!(e))?;
     if let Some(path) = &args.hgrm {
         write_hgrm(path, &r.floe.hist)?;
         if let Some(p) = &r.peer {
             write_hgrm(&beside(path, "peer"), &p.hist)?;
+        }
+        if let Some(p) = &r.split {
+            write_hgrm(&beside(path, "split"), &p.hist)?;
         }
         if let Some(c) = &r.control_load {
             write_hgrm(&beside(path, "loaded"), &c.hist_on)?;
@@ -252,6 +283,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 hist: &r.floe.hist_md,
             },
         ];
+        if let Some(p) = r.split.as_ref() {
+            series.push(Series {
+                label: format!("{}: fill -> next slice", p.label),
+                hist: &p.hist_fill,
+            });
+            series.push(Series {
+                label: format!("{}: market data -> re-price", p.label),
+                hist: &p.hist_md,
+            });
+        }
         if let Some(p) = &r.peer {
             series.push(Series {
                 label: format!("{}: fill -> next slice", p.label),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use floe::config::{Config, NicBackend};
 use floe::control::{self, gateway, metrics::HotCounters};
-use floe::engine::runtime::{run_pinned, Runtime};
+use floe::engine::runtime::{run_pinned, Runtime, SplitFeed};
 use floe::time::WallClock;
 
 /// Arguments of `floe run`.
@@ -64,8 +64,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         return None;
                     }
                 };
-                let clock = Box::new(WallClock::calibrate(Duration::from_millis(20)));
-                let mut rt = match Runtime::new(&cfg, nic, clock, Some(endpoint), counters) {
+                let clock = WallClock::calibrate(Duration::from_millis(20));
+                // Split mode: the feed thread's own rx handle of the NIC.
+                let split = match cfg.engine.feed_core {
+                    None => None,
+                    Some(_) => match floe::nic::open_feed_from_config(&cfg, None) {
+                        Ok(nic) => Some(SplitFeed {
+                            nic,
+                            clock: Box::new(clock),
+                        }),
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!("nic (feed thread): {e}")));
+                            return None;
+                        }
+                    },
+                };
+                let mut rt = match Runtime::with_feed(
+                    &cfg,
+                    nic,
+                    Box::new(clock),
+                    Some(endpoint),
+                    counters,
+                    split,
+                ) {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));

@@ -163,6 +163,12 @@ pub struct FeedCounters {
     pub mold_gaps: Counter,
     /// MoldUDP64 re-request packets sent.
     pub mold_rerequests: Counter,
+    /// MoldUDP64 re-request packets the UDP socket refused (the session
+    /// asks again after its request timeout).
+    pub mold_rerequest_failures: Counter,
+    /// Split mode: times the feed thread found the quote ring to the hot
+    /// thread full and waited (back-pressure; nothing is dropped).
+    pub ring_waits: Counter,
     /// MoldUDP64 packets that did not parse (or whose blocks ran past the
     /// packet).
     pub mold_malformed: Counter,
@@ -601,6 +607,18 @@ impl Collector for HotCollector {
             "floe_moldudp64_rerequests",
             "MoldUDP64 re-request packets sent.",
             h.feed.mold_rerequests.get(),
+        )?;
+        counter(
+            &mut enc,
+            "floe_moldudp64_rerequest_failures",
+            "MoldUDP64 re-request packets the UDP socket refused.",
+            h.feed.mold_rerequest_failures.get(),
+        )?;
+        counter(
+            &mut enc,
+            "floe_feed_ring_waits",
+            "Split mode: times the feed thread waited for room on the quote ring.",
+            h.feed.ring_waits.get(),
         )?;
         counter(
             &mut enc,

@@ -9,6 +9,7 @@
 //! - [`outbox`]: the fixed-capacity output buffer and its [`Action`]s;
 //! - [`snapshot`]: snapshot and restore;
 //! - [`index`], [`timer`]: the fixed-capacity map and timer heap;
+//! - [`feed_thread`]: split mode's feed handler on its own pinned thread;
 //! - [`recorder`]: the runtime's glue to the journal — records in, recovery
 //!   out, the snapshot policy (the one module here that does I/O).
 //!
@@ -19,6 +20,7 @@
 
 pub mod command;
 pub mod core;
+pub mod feed_thread;
 pub mod idle;
 pub mod index;
 pub mod outbox;

@@ -24,6 +24,16 @@
 //!    timers, the network stack's timers, a snapshot when one is due, and
 //!    the control plane's replies and statuses.
 //!
+//! **Split mode** (`engine.feed_core`, [`Runtime::with_feed`]): the
+//! MoldUDP64 sessions, the ITCH handler and the books run on a second
+//! pinned thread ([`super::feed_thread`]) that reads market data from its
+//! own receive handle of the NIC. Step 1 then takes the NIC burst for the
+//! network stack only (the classifier's market-data frames are the feed
+//! thread's) and drains up to [`QUOTES_PER_CYCLE`] quotes from the feed's
+//! SPSC ring into the engine, each with the receive timestamp of the frame
+//! that carried it; step 4 sends the re-requests the feed thread queued and
+//! hands it the retransmissions the UDP socket received.
+//!
 //! Nothing here allocates after [`Runtime::new`], locks, blocks, formats or
 //! panics on input; session changes (rare) are logged. Tick-to-trade is the
 //! time from the receive timestamp of the frame that triggered a child
@@ -35,6 +45,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::feed_thread::{self, FeedHandle, FeedState, HotEnds};
 use super::idle::Idle;
 use super::recorder::{Recorder, RecorderError, RecoveryReport};
 use super::{Action, CommandError, Engine, Outbox, Record, Reply, INPUT_RESERVE};
@@ -43,8 +54,8 @@ use crate::config::{Config, Dialect};
 use crate::control::gateway::EngineEndpoint;
 use crate::control::metrics::HotCounters;
 use crate::feed::itch::apply_bytes;
-use crate::feed::moldudp64::{MoldConfig, MoldSession};
-use crate::net::stack::{LinkEvent, NetStack};
+use crate::feed::moldudp64::{MoldConfig, MoldSession, MAX_PACKET_LEN};
+use crate::net::stack::{LinkEvent, NetStack, UDP_RX_PACKETS};
 use crate::nic::Nic;
 use crate::order::session::{SoupClient, SoupConfig, SoupEvent};
 use crate::order::{
@@ -63,6 +74,12 @@ const REPORT_ROOM: usize = 4 * INPUT_RESERVE;
 const HOUSEKEEPING_EVERY: u32 = 256;
 /// Tick-to-trade values above this are clamped (and counted) in the histogram.
 const TTT_MAX_NS: u64 = 10_000_000_000;
+/// Split mode: quotes taken from the feed thread's ring per duty cycle at
+/// most (the rest wait for the next cycle; the feed thread waits when the
+/// ring is full).
+pub const QUOTES_PER_CYCLE: usize = 256;
+/// Split mode: re-requests sent per duty cycle at most.
+const REQUESTS_PER_CYCLE: usize = 16;
 
 /// Either OUCH dialect, dispatched without a virtual call.
 #[derive(Clone, Copy, Debug)]
@@ -149,6 +166,16 @@ pub struct RuntimeStats {
     pub disconnects: u64,
     /// Snapshots written.
     pub snapshots: u64,
+    /// MoldUDP64 re-requests handed to the UDP socket.
+    pub rerequests_sent: u64,
+    /// MoldUDP64 re-requests the UDP socket refused (the session asks again
+    /// after its request timeout).
+    pub rerequest_failures: u64,
+    /// Split mode: times the feed thread waited for room on the quote ring.
+    pub feed_ring_waits: u64,
+    /// Split mode: retransmissions not handed to the feed thread (larger
+    /// than a MoldUDP64 packet; the session asks again).
+    pub replies_dropped: u64,
 }
 
 /// What ended [`Runtime::run`].
@@ -160,10 +187,20 @@ pub struct RunReport {
     pub halted: Option<String>,
 }
 
-/// Market-data side: sessions and books (borrowed apart from the rest).
-struct Feed {
-    sessions: Vec<MoldSession>,
-    books: Books,
+/// What split mode needs beyond [`Runtime::new`]'s arguments: the feed
+/// thread's own receive handle of the NIC ([`crate::nic::open_feed_from_config`])
+/// and its clock, on the same time line as the hot thread's.
+pub struct SplitFeed {
+    /// The feed thread's NIC handle.
+    pub nic: Box<dyn Nic>,
+    /// The feed thread's clock.
+    pub clock: Box<dyn Clock + Send>,
+}
+
+/// The hot thread's side of split mode.
+struct Split {
+    handle: FeedHandle,
+    ends: HotEnds,
 }
 
 /// The hot thread's state. See the module doc for the duty cycle.
@@ -171,7 +208,10 @@ pub struct Runtime {
     clock: Box<dyn Clock + Send>,
     nic: Box<dyn Nic>,
     net: NetStack,
-    feed: Feed,
+    /// The sessions and books: here in single-thread mode; on the feed
+    /// thread in split mode until it is joined at shutdown.
+    feed: Option<FeedState>,
+    split: Option<Split>,
     soup: SoupClient,
     dialect: AnyDialect,
     engine: Engine,
@@ -201,14 +241,48 @@ pub struct Runtime {
 impl Runtime {
     /// Opens the journal and recovers the engine from it, and builds every
     /// other piece from `cfg` on `nic`. Everything the hot thread will use is
-    /// allocated here.
+    /// allocated here. Single-thread mode only: with `engine.feed_core` set
+    /// use [`Runtime::with_feed`].
     pub fn new(
+        cfg: &Config,
+        nic: Box<dyn Nic>,
+        clock: Box<dyn Clock + Send>,
+        control: Option<EngineEndpoint>,
+        counters: Arc<HotCounters>,
+    ) -> Result<Runtime, RuntimeError> {
+        Runtime::with_feed(cfg, nic, clock, control, counters, None)
+    }
+
+    /// [`Runtime::new`], in split mode when `split` is given (and
+    /// `engine.feed_core` set: both or neither): everything is allocated,
+    /// then the feed thread starts on `split.nic`.
+    pub fn with_feed(
         cfg: &Config,
         mut nic: Box<dyn Nic>,
         clock: Box<dyn Clock + Send>,
         control: Option<EngineEndpoint>,
         counters: Arc<HotCounters>,
+        split: Option<SplitFeed>,
     ) -> Result<Runtime, RuntimeError> {
+        match (cfg.engine.feed_core, split.is_some()) {
+            (Some(_), false) => {
+                return Err(crate::config::ConfigError::Invalid {
+                    key: "engine.feed_core",
+                    reason: "split mode needs the feed thread's NIC handle \
+                             (nic::open_feed_from_config, Runtime::with_feed)"
+                        .into(),
+                }
+                .into())
+            }
+            (None, true) => {
+                return Err(crate::config::ConfigError::Invalid {
+                    key: "engine.feed_core",
+                    reason: "a feed NIC handle was given but split mode is off".into(),
+                }
+                .into())
+            }
+            _ => {}
+        }
         let now = clock.now();
         let dialect = AnyDialect::from_config(cfg).map_err(RuntimeError::Dialect)?;
         let net = NetStack::new(cfg, &mut *nic, now)?;
@@ -222,11 +296,27 @@ impl Runtime {
             crate::wire::soupbintcp::Session::BLANK,
             engine.next_expected_soup_seq(),
         );
+        let ttt = Histogram::new_with_bounds(1, TTT_MAX_NS, 3)
+            .map_err(|e| RuntimeError::Books(e.to_string()))?;
+        let feed = FeedState { sessions, books };
+        // Last: nothing after this may fail.
+        let (feed, split) = match split {
+            Some(SplitFeed {
+                nic: feed_nic,
+                clock: feed_clock,
+            }) => {
+                let (handle, ends) =
+                    feed_thread::spawn(cfg, feed, feed_nic, feed_clock, counters.clone())?;
+                (None, Some(Split { handle, ends }))
+            }
+            None => (Some(feed), None),
+        };
         let mut rt = Runtime {
             clock,
             nic,
             net,
-            feed: Feed { sessions, books },
+            feed,
+            split,
             soup,
             dialect,
             engine,
@@ -239,8 +329,7 @@ impl Runtime {
             drain_limit: cfg.engine.command_drain_limit,
             scratch: [0; 512],
             trigger: None,
-            ttt: Histogram::new_with_bounds(1, TTT_MAX_NS, 3)
-                .map_err(|e| RuntimeError::Books(e.to_string()))?,
+            ttt,
             next_net_poll: Nanos::ZERO,
             halted: None,
             stats: RuntimeStats::default(),
@@ -266,9 +355,14 @@ impl Runtime {
         &self.engine
     }
 
-    /// The books.
-    pub fn books(&self) -> &Books {
-        &self.feed.books
+    /// The books (in split mode only once the feed thread is joined).
+    pub fn books(&self) -> Option<&Books> {
+        self.feed.as_ref().map(|f| &f.books)
+    }
+
+    /// Whether the feed handler runs on its own thread.
+    pub fn is_split(&self) -> bool {
+        self.split.is_some()
     }
 
     /// The network stack.
@@ -281,14 +375,21 @@ impl Runtime {
         &self.soup
     }
 
-    /// The MoldUDP64 sessions, one per group.
+    /// The MoldUDP64 sessions, one per group (in split mode empty until
+    /// the feed thread is joined at shutdown).
     pub fn feeds(&self) -> &[MoldSession] {
-        &self.feed.sessions
+        self.feed.as_ref().map_or(&[], |f| &f.sessions)
     }
 
-    /// Counters so far.
+    /// Counters so far (in split mode the feed thread's as last published).
     pub fn stats(&self) -> RuntimeStats {
-        self.stats
+        let mut s = self.stats;
+        if let Some(sp) = &self.split {
+            let sh = sp.handle.shared();
+            s.md_messages = sh.messages.load(Ordering::Relaxed);
+            s.feed_ring_waits = sh.ring_waits.load(Ordering::Relaxed);
+        }
+        s
     }
 
     /// Tick-to-trade so far, ns (exact to 3 significant digits).
@@ -397,6 +498,7 @@ impl Runtime {
     /// Logs out of the venue (bounded by `grace`), flushes the journal and
     /// stops reconnecting.
     pub fn shutdown(&mut self, grace: Duration) {
+        self.stop_feed_thread();
         let now = self.clock.now();
         if self.soup.is_logged_in() {
             if let Ok(n) = self.soup.logout(now, &mut self.scratch) {
@@ -424,9 +526,30 @@ impl Runtime {
         }
     }
 
+    /// Split mode: stops and joins the feed thread (its sessions and books
+    /// come back); its last counters go into the runtime's.
+    fn stop_feed_thread(&mut self) {
+        let Some(mut sp) = self.split.take() else {
+            return;
+        };
+        let feed = sp.handle.stop();
+        let sh = sp.handle.shared();
+        self.stats.md_messages = sh.messages.load(Ordering::Relaxed);
+        self.stats.feed_ring_waits = sh.ring_waits.load(Ordering::Relaxed);
+        let left = sp.ends.quotes.len();
+        let lost = sh.quotes_lost_at_stop.load(Ordering::Relaxed);
+        if left > 0 || lost > 0 {
+            tracing::debug!(left, lost, "quotes not taken at shutdown");
+        }
+        self.feed = feed;
+    }
+
     /// Step 1: a NIC burst. Market data runs through the feed into the
     /// engine inside the burst; its actions are performed right after.
     fn poll_market(&mut self, now: Nanos) -> usize {
+        if self.split.is_some() {
+            return self.poll_market_split(now);
+        }
         let Runtime {
             net,
             nic,
@@ -439,7 +562,9 @@ impl Runtime {
             rx_burst,
             ..
         } = self;
-        let Feed { sessions, books } = feed;
+        let Some(FeedState { sessions, books }) = feed.as_mut() else {
+            return 0;
+        };
         let frames = net.poll_rx(now, &mut **nic, *rx_burst, |group, payload, rx_ts| {
             let Some(session) = sessions.get_mut(group) else {
                 return;
@@ -454,6 +579,39 @@ impl Runtime {
             counters.nic.rx(0, frames as u64);
         }
         frames
+    }
+
+    /// Step 1 in split mode: a NIC burst for the network stack (market data
+    /// is the feed thread's), then the feed thread's quotes into the engine.
+    fn poll_market_split(&mut self, now: Nanos) -> usize {
+        let Runtime {
+            net,
+            nic,
+            split,
+            engine,
+            outbox,
+            counters,
+            trigger,
+            stats,
+            rx_burst,
+            ..
+        } = self;
+        let Some(sp) = split.as_mut() else {
+            return 0;
+        };
+        let frames = net.poll_rx(now, &mut **nic, *rx_burst, |_, _, _| {});
+        if frames > 0 {
+            counters.nic.rx(0, frames as u64);
+        }
+        let quotes = sp.ends.quotes.drain(QUOTES_PER_CYCLE, |q| {
+            stats.quotes += 1;
+            let before = outbox.len();
+            engine.on_quote(now, q, outbox);
+            if outbox.len() != before && trigger.is_none() {
+                *trigger = Some(q.rx_ts);
+            }
+        });
+        frames + quotes
     }
 
     /// Step 3: venue bytes into the session, reports into the engine.
@@ -576,6 +734,9 @@ impl Runtime {
 
     /// Step 4b: MoldUDP64 retransmissions in, re-requests out.
     fn poll_rerequests(&mut self, now: Nanos) -> usize {
+        if self.split.is_some() {
+            return self.poll_rerequests_split(now);
+        }
         let Runtime {
             net,
             feed,
@@ -586,7 +747,9 @@ impl Runtime {
             stats,
             ..
         } = self;
-        let Feed { sessions, books } = feed;
+        let Some(FeedState { sessions, books }) = feed.as_mut() else {
+            return 0;
+        };
         let mut work = net.udp_recv(|payload, _from| {
             // A retransmission belongs to the session whose name it carries.
             let Some(name) = payload.get(..10) else {
@@ -615,9 +778,13 @@ impl Runtime {
                     books, engine, outbox, counters, trigger, stats, now, msg, now,
                 )
             }) {
-                counters.feed.mold_rerequests.inc();
                 if net.udp_send(&req[..n]).is_ok() {
+                    counters.feed.mold_rerequests.inc();
+                    stats.rerequests_sent += 1;
                     work += 1;
+                } else {
+                    counters.feed.mold_rerequest_failures.inc();
+                    stats.rerequest_failures += 1;
                 }
             }
         }
@@ -639,6 +806,54 @@ impl Runtime {
         if work > 0 {
             self.next_net_poll = now;
             work += self.perform(now);
+        }
+        work
+    }
+
+    /// Step 4b in split mode: the retransmissions the UDP socket received go
+    /// to the feed thread (taken only while its ring has room for a whole
+    /// socket queue, so none is lost here), its re-requests go out.
+    fn poll_rerequests_split(&mut self, now: Nanos) -> usize {
+        let Runtime {
+            net,
+            split,
+            counters,
+            stats,
+            ..
+        } = self;
+        let Some(sp) = split.as_mut() else {
+            return 0;
+        };
+        let mut work = 0;
+        let replies = &mut sp.ends.replies;
+        if replies.free() >= UDP_RX_PACKETS {
+            work += net.udp_recv(|payload, _from| {
+                let Some(len) = (payload.len() <= MAX_PACKET_LEN).then_some(payload.len()) else {
+                    stats.replies_dropped += 1;
+                    return;
+                };
+                let pushed = replies.try_push_with(|d| {
+                    d.bytes[..len].copy_from_slice(payload);
+                    d.len = len as u16;
+                });
+                if !pushed {
+                    stats.replies_dropped += 1;
+                }
+            });
+        }
+        work += sp.ends.requests.drain(REQUESTS_PER_CYCLE, |r| {
+            let bytes = r.bytes.get(..usize::from(r.len)).unwrap_or(&[]);
+            if net.udp_send(bytes).is_ok() {
+                counters.feed.mold_rerequests.inc();
+                stats.rerequests_sent += 1;
+            } else {
+                counters.feed.mold_rerequest_failures.inc();
+                stats.rerequest_failures += 1;
+            }
+        });
+        if work > 0 {
+            // Queued datagrams leave on the stack's poll this cycle.
+            self.next_net_poll = now;
         }
         work
     }

@@ -28,6 +28,11 @@ struct Slot {
 struct Ring {
     /// Next slot the receiver reads (free-running; written by the receiver).
     head: CachePadded<AtomicU64>,
+    /// Next slot the second receiver reads, on a fan-out ring
+    /// ([`fanout_with_macs`]); `u64::MAX` once that receiver is gone.
+    head2: CachePadded<AtomicU64>,
+    /// Whether `head2` has a receiver (the sender waits for the slower one).
+    fanout: bool,
     /// Next slot the sender publishes (free-running; written by the sender).
     tail: CachePadded<AtomicU64>,
     mask: u64,
@@ -37,7 +42,9 @@ struct Ring {
 // SAFETY: a slot is written only by the single sender while it lies between
 // `tail` and `head + capacity` (not yet published), and read only by the
 // single receiver while it lies between `head` and `tail` (published, not yet
-// returned). The release store of `tail` (resp. `head`) and the acquire load
+// returned); on a fan-out ring each of the two receivers reads the slot
+// between its own head and `tail`, and the sender waits for the smaller
+// head, so it writes no slot either receiver has yet to read. The release store of `tail` (resp. `head`) and the acquire load
 // on the other side order the slot accesses, so no slot is ever accessed by
 // both ends at once. `MemoryNic` is not `Clone`, so each end has one owner.
 unsafe impl Sync for Ring {}
@@ -45,7 +52,7 @@ unsafe impl Sync for Ring {}
 unsafe impl Send for Ring {}
 
 impl Ring {
-    fn new(capacity: usize) -> Ring {
+    fn new(capacity: usize, fanout: bool) -> Ring {
         let slots = (0..capacity)
             .map(|_| {
                 UnsafeCell::new(Slot {
@@ -57,6 +64,8 @@ impl Ring {
             .into_boxed_slice();
         Ring {
             head: CachePadded::new(AtomicU64::new(0)),
+            head2: CachePadded::new(AtomicU64::new(0)),
+            fanout,
             tail: CachePadded::new(AtomicU64::new(0)),
             mask: capacity as u64 - 1,
             slots,
@@ -65,6 +74,27 @@ impl Ring {
 
     fn capacity(&self) -> u64 {
         self.mask + 1
+    }
+
+    /// The slowest receiver's head (the sender may reuse slots below it).
+    #[inline]
+    fn min_head(&self) -> u64 {
+        let head = self.head.load(Ordering::Acquire);
+        if self.fanout {
+            head.min(self.head2.load(Ordering::Acquire))
+        } else {
+            head
+        }
+    }
+
+    /// The head receiver `second` advances.
+    #[inline]
+    fn head_of(&self, second: bool) -> &AtomicU64 {
+        if second {
+            &self.head2
+        } else {
+            &self.head
+        }
     }
 
     fn slot(&self, index: u64) -> *mut Slot {
@@ -89,6 +119,9 @@ pub struct MemoryNic {
     rx_tail_cache: u64,
     /// Receiver side: next slot to read (returned up to `rx.head`).
     rx_next: u64,
+    /// Receiver side: this end is the second receiver of a fan-out ring
+    /// (it advances `rx.head2`).
+    rx_second: bool,
     mac: [u8; 6],
     stats: NicStats,
 }
@@ -108,21 +141,46 @@ pub fn pair(cap_frames: usize) -> (MemoryNic, MemoryNic) {
 /// [`pair`] with the MACs each end reports from [`Nic::mac`].
 pub fn pair_with_macs(cap_frames: usize, mac_a: [u8; 6], mac_b: [u8; 6]) -> (MemoryNic, MemoryNic) {
     let capacity = cap_frames.clamp(2, 1 << 24).next_power_of_two();
-    let ab = Arc::new(Ring::new(capacity));
-    let ba = Arc::new(Ring::new(capacity));
-    let end = |tx: &Arc<Ring>, rx: &Arc<Ring>, mac| MemoryNic {
+    let ab = Arc::new(Ring::new(capacity, false));
+    let ba = Arc::new(Ring::new(capacity, false));
+    let a = end(&ab, &ba, false, mac_a);
+    let b = end(&ba, &ab, false, mac_b);
+    (a, b)
+}
+
+fn end(tx: &Arc<Ring>, rx: &Arc<Ring>, rx_second: bool, mac: [u8; 6]) -> MemoryNic {
+    MemoryNic {
         tx: Arc::clone(tx),
         rx: Arc::clone(rx),
         tx_next: 0,
         tx_head_cache: 0,
         rx_tail_cache: 0,
         rx_next: 0,
+        rx_second,
         mac,
         stats: NicStats::default(),
-    };
-    let a = end(&ab, &ba, mac_a);
-    let b = end(&ba, &ab, mac_b);
-    (a, b)
+    }
+}
+
+/// A pair whose `b → a` direction fans out: every frame `b` sends reaches
+/// both `a` and the third end, `a2` (returned last), as the kernel hands
+/// every frame to each packet socket on an interface. `a2` only receives
+/// (what it sends is [`NicError::LinkDown`]: nobody reads it); it is the
+/// feed thread's handle in split mode (`engine.feed_core`). `b` waits for
+/// the slower of `a` and `a2`; an end that is dropped stops holding it back.
+pub fn fanout_with_macs(
+    cap_frames: usize,
+    mac_a: [u8; 6],
+    mac_b: [u8; 6],
+) -> (MemoryNic, MemoryNic, MemoryNic) {
+    let capacity = cap_frames.clamp(2, 1 << 24).next_power_of_two();
+    let ab = Arc::new(Ring::new(capacity, false));
+    let ba = Arc::new(Ring::new(capacity, true));
+    let nobody = Arc::new(Ring::new(2, false));
+    let a = end(&ab, &ba, false, mac_a);
+    let b = end(&ba, &ab, false, mac_b);
+    let a2 = end(&nobody, &ba, true, mac_a);
+    (a, b, a2)
 }
 
 impl MemoryNic {
@@ -171,7 +229,9 @@ impl Nic for MemoryNic {
         }
         self.rx_next += n;
         if n > 0 {
-            self.rx.head.store(self.rx_next, Ordering::Release);
+            self.rx
+                .head_of(self.rx_second)
+                .store(self.rx_next, Ordering::Release);
         }
         n as usize
     }
@@ -191,9 +251,9 @@ impl Nic for MemoryNic {
             return Err(NicError::LinkDown);
         }
         let capacity = self.tx.capacity();
-        if self.tx_next - self.tx_head_cache >= capacity {
-            self.tx_head_cache = self.tx.head.load(Ordering::Acquire);
-            if self.tx_next - self.tx_head_cache >= capacity {
+        if self.tx_next.wrapping_sub(self.tx_head_cache) >= capacity {
+            self.tx_head_cache = self.tx.min_head();
+            if self.tx_next.wrapping_sub(self.tx_head_cache) >= capacity {
                 self.stats.tx_full += 1;
                 return Err(NicError::TxFull);
             }
@@ -237,6 +297,18 @@ impl Nic for MemoryNic {
 
     fn name(&self) -> &'static str {
         "memory"
+    }
+}
+
+impl Drop for MemoryNic {
+    fn drop(&mut self) {
+        if self.rx.fanout {
+            // A fan-out receiver that is gone no longer holds the sender
+            // back (the other receiver's head still does).
+            self.rx
+                .head_of(self.rx_second)
+                .store(u64::MAX, Ordering::Release);
+        }
     }
 }
 
@@ -375,5 +447,44 @@ mod tests {
         let a = sender.join().unwrap();
         assert_eq!(a.stats().tx_frames, u64::from(FRAMES));
         assert_eq!(b.stats().rx_frames, u64::from(FRAMES));
+    }
+
+    #[test]
+    fn fanout_reaches_both_receivers_and_waits_for_the_slower() {
+        let (mut a, mut b, mut a2) = fanout_with_macs(4, MAC_A, MAC_B);
+        assert_eq!(a2.mac(), MAC_A);
+        for seq in 0..4 {
+            send_copy(&mut b, &frame(seq)).unwrap();
+        }
+        b.tx_flush().unwrap();
+        let (mut got_a, mut got_a2) = (Vec::new(), Vec::new());
+        assert_eq!(drain(&mut a, &mut got_a), 4);
+        // `a2` has read nothing yet: the ring is still full for `b`.
+        assert_eq!(send_copy(&mut b, &frame(4)), Err(NicError::TxFull));
+        assert_eq!(
+            a2.rx_burst(Nanos(7), 2, &mut |f, _| got_a2.push(f.to_vec())),
+            2
+        );
+        send_copy(&mut b, &frame(4)).unwrap();
+        send_copy(&mut b, &frame(5)).unwrap();
+        b.tx_flush().unwrap();
+        assert_eq!(drain(&mut a2, &mut got_a2), 4);
+        assert_eq!(drain(&mut a, &mut got_a), 2);
+        assert_eq!(got_a, (0..6).map(frame).collect::<Vec<_>>());
+        assert_eq!(got_a, got_a2);
+        // What `a` sends reaches `b` only; `a2` cannot send.
+        send_copy(&mut a, &frame(9)).unwrap();
+        a.tx_flush().unwrap();
+        let mut got_b = Vec::new();
+        assert_eq!(drain(&mut b, &mut got_b), 1);
+        assert_eq!(send_copy(&mut a2, &frame(9)), Err(NicError::LinkDown));
+        // A dropped receiver stops holding the sender back.
+        drop(a2);
+        for seq in 0..4 {
+            send_copy(&mut b, &frame(seq)).unwrap();
+        }
+        b.tx_flush().unwrap();
+        assert_eq!(drain(&mut a, &mut Vec::new()), 4);
+        send_copy(&mut b, &frame(4)).unwrap();
     }
 }

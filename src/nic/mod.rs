@@ -19,6 +19,8 @@
 //! | pcap recorder (wrapper) | [`pcap`] | a writable file |
 //! | fault injector (wrapper) | [`fault`] | nothing |
 //!
+//! [`spsc`] is the typed ring the split mode hands quotes over with.
+//!
 //! [`open`] builds the backend a [`NicConfig`](crate::config::NicConfig) names; [`veth`] creates the
 //! network-namespace test hosts the kernel-backed tests run on.
 
@@ -28,10 +30,11 @@ pub mod dpdk;
 pub mod fault;
 pub mod memory;
 pub mod pcap;
+pub mod spsc;
 pub mod veth;
 
 mod open;
-pub use open::{group_mac, open, open_from_config, OpenOptions};
+pub use open::{group_mac, open, open_feed_from_config, open_from_config, OpenOptions};
 
 /// Frames larger than this are neither sent nor received (standard MTU 1500 +
 /// Ethernet header + one VLAN tag, rounded up).

@@ -85,15 +85,7 @@ pub fn open_from_config(
     cfg: &Config,
     memory_end: Option<MemoryNic>,
 ) -> Result<Box<dyn Nic>, NicError> {
-    let multicast = cfg
-        .feed
-        .groups
-        .iter()
-        .filter_map(|g| g.parse::<SocketAddrV4>().ok())
-        .map(|a| *a.ip())
-        .filter(Ipv4Addr::is_multicast)
-        .map(group_mac)
-        .collect();
+    let multicast = feed_multicast(cfg);
     open(
         &cfg.nic,
         OpenOptions {
@@ -102,6 +94,59 @@ pub fn open_from_config(
             pcap: PcapConfig::default(),
         },
     )
+}
+
+/// The feed thread's own receive handle for split mode
+/// (`engine.feed_core`), opened beside the hot thread's [`open_from_config`]
+/// handle on the same interface (cold path, start-up only):
+///
+/// - `af_packet`: a second AF_PACKET socket and ring on `nic.interface`,
+///   joined to the same multicast groups (the kernel hands every frame to
+///   each packet socket);
+/// - `memory`: `memory_end`, the third end of a
+///   [`super::memory::fanout_with_macs`] pair (the caller made it);
+/// - `dpdk`: refused, naming `engine.feed_core`.
+///
+/// It is never wrapped in the pcap recorder: the hot thread's handle sees
+/// (and records) the same frames.
+pub fn open_feed_from_config(
+    cfg: &Config,
+    memory_end: Option<MemoryNic>,
+) -> Result<Box<dyn Nic>, NicError> {
+    match cfg.nic.backend {
+        NicBackend::Dpdk => Err(NicError::Setup(SPLIT_NEEDS.into())),
+        _ => {
+            let nic = NicConfig {
+                pcap: None,
+                ..cfg.nic.clone()
+            };
+            let multicast = feed_multicast(cfg);
+            open(
+                &nic,
+                OpenOptions {
+                    multicast,
+                    memory_end,
+                    pcap: PcapConfig::default(),
+                },
+            )
+        }
+    }
+}
+
+/// Why split mode refuses a backend.
+pub(crate) const SPLIT_NEEDS: &str =
+    "engine.feed_core: split mode needs nic.backend = \"af_packet\" or \"memory\" \
+     (the dpdk backend has one rx queue)";
+
+fn feed_multicast(cfg: &Config) -> Vec<[u8; 6]> {
+    cfg.feed
+        .groups
+        .iter()
+        .filter_map(|g| g.parse::<SocketAddrV4>().ok())
+        .map(|a| *a.ip())
+        .filter(Ipv4Addr::is_multicast)
+        .map(group_mac)
+        .collect()
 }
 
 #[cfg(test)]
