@@ -178,7 +178,7 @@ pub struct ReplayRecords<'a> {
 impl<'a> Iterator for ReplayRecords<'a> {
     type Item = Record<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Record<'a>> {
         while self.live {
             let Some(&(segment, bytes)) = self.segs.get(self.idx) else {
