@@ -198,6 +198,29 @@ impl fmt::Display for RecoveryReport {
     }
 }
 
+#[cold]
+fn decode_error(r: &crate::journal::Record<'_>, source: RecordError) -> RecorderError {
+    RecorderError::Decode {
+        seq: r.seq,
+        rec_type: r.rec_type,
+        segment: r.segment,
+        offset: r.offset,
+        source,
+    }
+}
+
+#[cold]
+fn apply_error(r: &crate::journal::Record<'_>, rec: Record, source: ApplyError) -> RecorderError {
+    RecorderError::Apply {
+        seq: r.seq,
+        kind: rec.type_name(),
+        segment: r.segment,
+        offset: r.offset,
+        record: Box::new(rec),
+        source,
+    }
+}
+
 /// The last snapshot the background thread finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotStats {
@@ -346,22 +369,13 @@ impl Recorder {
         let expected = recovery.replay_len();
         let mut replayed = 0u64;
         for r in recovery.records() {
-            let rec =
-                Record::decode(r.rec_type, r.payload).map_err(|source| RecorderError::Decode {
-                    seq: r.seq,
-                    rec_type: r.rec_type,
-                    segment: r.segment,
-                    offset: r.offset,
-                    source,
-                })?;
-            eng.apply(&rec).map_err(|source| RecorderError::Apply {
-                seq: r.seq,
-                kind: rec.type_name(),
-                segment: r.segment,
-                offset: r.offset,
-                record: Box::new(rec),
-                source,
-            })?;
+            let rec = match Record::decode(r.rec_type, r.payload) {
+                Ok(rec) => rec,
+                Err(source) => return Err(decode_error(&r, source)),
+            };
+            if let Err(source) = eng.apply(&rec) {
+                return Err(apply_error(&r, rec, source));
+            }
             replayed += 1;
         }
         if replayed != expected {

@@ -310,19 +310,6 @@ impl Scanner {
         s
     }
 
-    /// A walk resuming at a record boundary already known to hold `seq`.
-    pub fn resume(idx: usize, off: usize, seq: u64, crc_from: u64) -> Scanner {
-        Scanner {
-            idx,
-            off,
-            expected: seq,
-            crc_from,
-            seeds: SeedCache::default(),
-            state: State::Running,
-            pending: None,
-        }
-    }
-
     /// Where the walk ended, once it has (`None` while records remain).
     pub fn end(&self) -> Option<EndPoint> {
         match self.state {

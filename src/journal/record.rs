@@ -104,6 +104,46 @@ pub const fn record_len(payload_len: usize) -> usize {
 
 const ZEROS: [u8; RECORD_ALIGN] = [0; RECORD_ALIGN];
 
+/// `crc32c::crc32c_append(crc, data)`, inlined for the short inputs of
+/// record headers and payloads: with SSE4.2 one `crc32` instruction per
+/// eight bytes and no per-call set-up (the crate's general routine, built
+/// for long buffers, costs ~10× as many instructions on a 72-byte record);
+/// the crate's routine otherwise. Same value either way.
+#[inline]
+pub fn crc_append(crc: u32, data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("sse4.2") {
+            // SAFETY: the CPU supports SSE4.2 (checked just above), the
+            // only target feature `crc_append_sse42` enables.
+            return unsafe { crc_append_sse42(crc, data) };
+        }
+    }
+    crc32c::crc32c_append(crc, data)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+#[inline]
+fn crc_append_sse42(crc: u32, data: &[u8]) -> u32 {
+    use std::arch::x86_64::{_mm_crc32_u32, _mm_crc32_u64, _mm_crc32_u8};
+    let mut c = u64::from(!crc);
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        c = _mm_crc32_u64(c, w.try_into().map_or(0, u64::from_le_bytes));
+    }
+    let mut c = c as u32;
+    let mut rest = words.remainder();
+    if let Some((four, tail)) = rest.split_first_chunk::<4>() {
+        c = _mm_crc32_u32(c, u32::from_le_bytes(*four));
+        rest = tail;
+    }
+    for &b in rest {
+        c = _mm_crc32_u8(c, b);
+    }
+    !c
+}
+
 /// The crc32c of a record's first 12 bytes (commit word, reserved word):
 /// the seed from which [`record_crc`] continues over the rest.
 #[inline]
@@ -111,11 +151,12 @@ pub fn crc_seed(commit: u64, reserved: u32) -> u32 {
     let mut b = [0u8; 12];
     b[REC_COMMIT].copy_from_slice(&commit.to_le_bytes());
     b[REC_RESERVED].copy_from_slice(&reserved.to_le_bytes());
-    crc32c::crc32c(&b)
+    crc_append(0, &b)
 }
 
 /// A one-entry cache of [`crc_seed`]: records of one type and length in a
-/// row (the common case) share the seed, so each costs one crc call.
+/// row share the seed. (With SSE4.2 the seed is two instructions, so the
+/// cache only saves work on the crate's fallback.)
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SeedCache {
     key: Option<(u64, u32)>,
@@ -139,10 +180,10 @@ impl SeedCache {
 /// padding to [`RECORD_ALIGN`]) — every byte it occupies but the crc itself.
 /// The writer computes the same value over the record in place.
 pub fn record_crc(commit: u64, seq: u64, payload: &[u8]) -> u32 {
-    let crc = crc32c::crc32c_append(crc_seed(commit, 0), &seq.to_le_bytes());
-    let crc = crc32c::crc32c_append(crc, payload);
+    let crc = crc_append(crc_seed(commit, 0), &seq.to_le_bytes());
+    let crc = crc_append(crc, payload);
     let pad = align_up(payload.len()) - payload.len();
-    crc32c::crc32c_append(crc, &ZEROS[..pad])
+    crc_append(crc, &ZEROS[..pad])
 }
 
 /// The part of a record after the crc field (sequence number, payload and
@@ -340,7 +381,7 @@ pub fn read_slot<'a>(seg: &'a [u8], off: usize, seeds: Option<&mut SeedCache>) -
         // Over the bytes actually on disk: a non-zero reserved word or
         // padding byte is a mismatch too.
         let seed = seeds.get(commit, le32(&rec[REC_RESERVED]));
-        let crc = crc32c::crc32c_append(seed, crc_body(rec));
+        let crc = crc_append(seed, crc_body(rec));
         if crc != le32(&rec[REC_CRC]) {
             return Slot::Invalid(Defect::BadCrc { seq });
         }
@@ -523,6 +564,31 @@ mod tests {
             read_slot(&seg, 8, Some(&mut SeedCache::default())),
             Slot::Invalid(Defect::BadCommitWord(_))
         ));
+    }
+
+    #[test]
+    fn crc_append_matches_the_crate() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for seed in [0u32, 1, 0xDEAD_BEEF, u32::MAX] {
+            for start in 0..9 {
+                for len in 0..(data.len() - start) {
+                    let d = &data[start..start + len];
+                    assert_eq!(
+                        crc_append(seed, d),
+                        crc32c::crc32c_append(seed, d),
+                        "seed {seed:#x} start {start} len {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(crc_seed(7, 9), {
+            let mut b = [0u8; 12];
+            b[..8].copy_from_slice(&7u64.to_le_bytes());
+            b[8..].copy_from_slice(&9u32.to_le_bytes());
+            crc32c::crc32c(&b)
+        });
     }
 
     #[test]

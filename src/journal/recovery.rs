@@ -30,6 +30,7 @@
 
 use super::reader::{map_read_only, EndPoint, Problem, Record, Scanner, SegView};
 use super::record::{nonzero_end, HeaderDefect, SegmentHeader, SEGMENT_HEADER_LEN};
+use super::record::{read_slot, Slot};
 use super::segment::{list_segments, preallocate, sync_dir, SegmentMap};
 use super::snapshot::{load_latest, remove_temporaries, Snapshot, SnapshotInfo};
 use super::{io_error as io, JournalError, JournalOptions};
@@ -143,37 +144,68 @@ impl Recovery {
     /// The records after the snapshot, in sequence order, with their place.
     /// Borrowing `self` only: replay can run while the journal appends.
     pub fn records(&self) -> ReplayRecords<'_> {
-        let views: Vec<SegView<'_>> = self
+        let segs: Vec<(u64, &[u8])> = self
             .replay
             .iter()
-            .map(|s| SegView::new(s.number, s.bytes()))
+            .map(|s| (s.number, SegView::new(s.number, s.bytes()).bytes))
             .collect();
-        let scanner = self
-            .replay_start
-            .map(|(idx, off, seq)| Scanner::resume(idx, off, seq, u64::MAX));
-        ReplayRecords { views, scanner }
+        let (idx, off, expected) = self.replay_start.unwrap_or((0, 0, 0));
+        ReplayRecords {
+            segs,
+            idx,
+            off,
+            expected,
+            live: self.replay_start.is_some(),
+        }
     }
 }
 
 /// Iterator over the records to replay; see [`Recovery::records`].
+///
+/// Every record it yields was already walked and crc-checked by
+/// [`super::Journal::open`], so this second walk only follows the records:
+/// a record in sequence, else the next segment at an end marker, zero
+/// commit word or the end of the bytes, else (the files changed under the
+/// lock) it stops rather than yield anything doubtful.
 pub struct ReplayRecords<'a> {
-    views: Vec<SegView<'a>>,
-    scanner: Option<Scanner>,
+    segs: Vec<(u64, &'a [u8])>,
+    idx: usize,
+    off: usize,
+    expected: u64,
+    live: bool,
 }
 
 impl<'a> Iterator for ReplayRecords<'a> {
     type Item = Record<'a>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<Record<'a>> {
-        match self.scanner.as_mut()?.next(&self.views)? {
-            Ok(r) => Some(r),
-            // Validated at open; a failure here means the files changed
-            // under the lock: stop rather than yield anything doubtful.
-            Err(_) => {
-                self.scanner = None;
-                None
+        while self.live {
+            let Some(&(segment, bytes)) = self.segs.get(self.idx) else {
+                break;
+            };
+            match read_slot(bytes, self.off, None) {
+                Slot::Record(r) if r.seq == self.expected => {
+                    let offset = self.off as u64;
+                    self.off += r.len;
+                    self.expected += 1;
+                    return Some(Record {
+                        segment,
+                        offset,
+                        seq: r.seq,
+                        rec_type: r.rec_type,
+                        payload: r.payload,
+                    });
+                }
+                Slot::EndMarker | Slot::Unwritten | Slot::End => {
+                    self.idx += 1;
+                    self.off = SEGMENT_HEADER_LEN;
+                }
+                Slot::Record(_) | Slot::Invalid(_) => break,
             }
         }
+        self.live = false;
+        None
     }
 }
 

@@ -263,7 +263,7 @@ impl Journal {
             p.add(RECORD_SEQ_OFFSET).cast::<u64>().write(seq.to_le());
             let body_at = RECORD_CRC_OFFSET + 4;
             let body = std::slice::from_raw_parts(p.add(body_at), end - at - body_at);
-            let crc = crc32c::crc32c_append(seed, body);
+            let crc = super::record::crc_append(seed, body);
             p.add(RECORD_CRC_OFFSET).cast::<u32>().write(crc.to_le());
             AtomicU64::from_ptr(p.cast::<u64>()).store(commit.to_le(), Ordering::Release);
         }
