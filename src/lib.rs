@@ -31,6 +31,7 @@
 //! - `unsafe` lives only in [`nic`], [`journal`] and [`pool`], each block with
 //!   a `// SAFETY:` comment.
 
+pub mod affinity;
 pub mod config;
 pub mod time;
 pub mod types;

@@ -258,14 +258,23 @@ struct SnapshotThread {
 }
 
 impl SnapshotThread {
-    fn spawn(dir: PathBuf, core: Option<usize>) -> std::io::Result<SnapshotThread> {
+    fn spawn(
+        dir: PathBuf,
+        core: Option<usize>,
+        hot: [Option<usize>; 2],
+    ) -> std::io::Result<SnapshotThread> {
         let (jobs, job_rx) = channel::bounded::<Job>(1);
         let (done_tx, done) = channel::bounded::<Done>(1);
         let handle = std::thread::Builder::new()
             .name("floe-snapshot".into())
             .spawn(move || {
-                if let Some(id) = core {
-                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                match core {
+                    Some(id) => {
+                        core_affinity::set_for_current(core_affinity::CoreId { id });
+                    }
+                    None => {
+                        crate::affinity::leave_hot_cores(hot);
+                    }
                 }
                 for job in job_rx {
                     let t = Instant::now();
@@ -357,7 +366,11 @@ impl Recorder {
         let t0 = Instant::now();
         let dir = dir.as_ref();
         let snapshot_every = opts.snapshot_every;
-        let core = opts.worker_core;
+        let mut opts = opts;
+        if opts.hot_cores == [None, None] {
+            opts.hot_cores = [cfg.engine.core, cfg.engine.feed_core];
+        }
+        let (core, hot) = (opts.worker_core, opts.hot_cores);
         let (journal, recovery) = Journal::open(dir, opts)?;
         let t1 = Instant::now();
         let snapshot_seq = recovery.snapshot().map(|s| s.seq);
@@ -388,7 +401,7 @@ impl Recorder {
         let t2 = Instant::now();
         let thread = if snapshot_every > 0 {
             Some(
-                SnapshotThread::spawn(dir.to_path_buf(), core).map_err(|source| {
+                SnapshotThread::spawn(dir.to_path_buf(), core, hot).map_err(|source| {
                     JournalError::Io {
                         op: "spawn snapshot thread for",
                         path: dir.to_path_buf(),

@@ -163,8 +163,12 @@ pub struct JournalOptions {
     /// How long a roll waits for a spare segment before failing.
     pub spare_wait: Duration,
     /// CPU to pin the background thread to (keep it off the hot thread's
-    /// core); `None` leaves it where the scheduler puts it.
+    /// core); `None` lets it run on any CPU but those of `hot_cores`.
     pub worker_core: Option<usize>,
+    /// The hot cores (`engine.core`, `engine.feed_core`) that the background
+    /// threads stay off when `worker_core` is `None`: a thread inherits the
+    /// affinity of the pinned thread that opens the journal.
+    pub hot_cores: [Option<usize>; 2],
 }
 
 /// Smallest segment.
@@ -190,6 +194,7 @@ impl JournalOptions {
             worker_tick: Duration::from_millis(1),
             spare_wait: Duration::from_secs(10),
             worker_core: None,
+            hot_cores: [None, None],
         }
     }
 

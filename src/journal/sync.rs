@@ -150,13 +150,18 @@ impl Worker {
             last_prefault: (number, pos),
             last_prefault_at: now,
         };
-        let core = w.opts.worker_core;
+        let (core, hot) = (w.opts.worker_core, w.opts.hot_cores);
         thread::Builder::new()
             .name("floe-journal".into())
             .spawn(move || {
-                if let Some(id) = core {
-                    // Best effort: an unknown core leaves the thread unpinned.
-                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                // Best effort: an unknown core leaves the thread where it is.
+                match core {
+                    Some(id) => {
+                        core_affinity::set_for_current(core_affinity::CoreId { id });
+                    }
+                    None => {
+                        crate::affinity::leave_hot_cores(hot);
+                    }
                 }
                 w.run()
             })
