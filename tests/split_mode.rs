@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use floe::algo::StatusCode;
 use floe::app::{iceberg, InProcess, Network, Report};
-use floe::config::NicBackend;
+use floe::config::{IdleStrategy, NicBackend};
 use floe::nic::fault::{FaultConfig, FaultRates};
 use floe::types::{Price4, Side};
 
@@ -98,6 +98,16 @@ fn day(
     network: Network,
     faults: Option<FaultConfig>,
 ) -> (Report, Seen, tempfile::TempDir) {
+    day_idle(split, seed, network, faults, IdleStrategy::SpinYield)
+}
+
+fn day_idle(
+    split: bool,
+    seed: u64,
+    network: Network,
+    faults: Option<FaultConfig>,
+    idle: IdleStrategy,
+) -> (Report, Seen, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut b = InProcess::builder()
         .seed(seed)
@@ -105,6 +115,7 @@ fn day(
         .audit(dir.path().join("audit.jsonl"))
         .start_timeout(Duration::from_secs(30))
         .configure(move |c| {
+            c.engine.idle = idle;
             if split {
                 c.engine.feed_core = Some(feed_core());
                 // A small ring: the feed thread meets back-pressure.
@@ -247,6 +258,18 @@ fn memory_split_mode_fills_icebergs_like_one_thread() {
         venue_executions(&split),
         split.runtime.feed_ring_waits
     );
+}
+
+#[test]
+fn memory_split_mode_with_park_fills_icebergs_like_one_thread() {
+    // The feed thread does not wake a parked hot thread: in split mode the
+    // hot thread's deadline is always now, so `park` only spins and yields
+    // and no quote waits out a park.
+    let (single, _s1, _d1) = day_idle(false, 23, Network::Memory, None, IdleStrategy::Park);
+    check(&single, false);
+    let (split, _s2, _d2) = day_idle(true, 23, Network::Memory, None, IdleStrategy::Park);
+    check(&split, true);
+    assert_eq!(filled(&split), filled(&single), "same seed, same fills");
 }
 
 #[test]

@@ -476,7 +476,14 @@ impl Runtime {
     }
 
     /// The earliest deadline of anything the runtime waits for.
+    ///
+    /// In split mode this is now: the feed thread hands quotes over without
+    /// waking the hot thread, so an idle strategy must not sleep on it
+    /// (`park` then only spins and yields).
     pub fn next_deadline(&self) -> Nanos {
+        if self.split.is_some() {
+            return self.clock.now();
+        }
         self.engine
             .next_deadline()
             .min(self.next_net_poll)
