@@ -135,8 +135,7 @@ struct Worker {
     waits: u64,
     lost: u64,
     frames: u64,
-    gaps_reported: u64,
-    malformed_reported: u64,
+    reported: MoldReported,
 }
 
 /// The placeholder a ring slot holds before its first quote.
@@ -193,8 +192,7 @@ pub fn spawn(
         waits: 0,
         lost: 0,
         frames: 0,
-        gaps_reported: 0,
-        malformed_reported: 0,
+        reported: MoldReported::default(),
     };
     let core = cfg.engine.feed_core;
     let idle = cfg.engine.idle;
@@ -321,15 +319,7 @@ impl Worker {
             let Some(payload) = d.bytes.get(..usize::from(d.len)) else {
                 return;
             };
-            // A retransmission belongs to the session whose name it carries.
-            let Some(name) = payload.get(..10) else {
-                return;
-            };
-            let idx = sessions
-                .iter()
-                .position(|s| s.session().is_some_and(|n| n[..] == *name))
-                .unwrap_or(0);
-            if let Some(s) = sessions.get_mut(idx) {
+            if let Some(s) = session_of(sessions, payload) {
                 s.on_packet(payload, &mut |_seq, msg| sink.message(msg, now));
             }
         });
@@ -376,20 +366,48 @@ impl Worker {
         self.shared.ring_waits.store(self.waits, r);
         self.shared.quotes_lost_at_stop.store(self.lost, r);
         self.shared.frames.store(self.frames, r);
-        let (gaps, malformed) = self.feed.sessions.iter().fold((0, 0), |(g, m), s| {
+        self.reported.publish(&self.feed.sessions, &self.counters);
+    }
+}
+
+/// The session a MoldUDP64 retransmission belongs to: the one whose name it
+/// carries (the first when none matches yet); `None` for a packet too short
+/// to carry a name.
+#[inline]
+pub(super) fn session_of<'a>(
+    sessions: &'a mut [MoldSession],
+    packet: &[u8],
+) -> Option<&'a mut MoldSession> {
+    let name = packet.get(..10)?;
+    let idx = sessions
+        .iter()
+        .position(|s| s.session().is_some_and(|n| n[..] == *name))
+        .unwrap_or(0);
+    sessions.get_mut(idx)
+}
+
+/// The MoldUDP64 gaps and malformed packets of a set of sessions as last
+/// added to the metrics (the sessions count cumulatively).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct MoldReported {
+    gaps: u64,
+    malformed: u64,
+}
+
+impl MoldReported {
+    /// Adds to the metrics what the sessions counted since the last call.
+    pub(super) fn publish(&mut self, sessions: &[MoldSession], counters: &HotCounters) {
+        let (gaps, malformed) = sessions.iter().fold((0, 0), |(g, m), s| {
             let c = s.counters();
             (g + c.gaps, m + c.malformed)
         });
-        if gaps > self.gaps_reported {
-            self.counters.feed.mold_gaps.add(gaps - self.gaps_reported);
-            self.gaps_reported = gaps;
+        if gaps > self.gaps {
+            counters.feed.mold_gaps.add(gaps - self.gaps);
+            self.gaps = gaps;
         }
-        if malformed > self.malformed_reported {
-            self.counters
-                .feed
-                .mold_malformed
-                .add(malformed - self.malformed_reported);
-            self.malformed_reported = malformed;
+        if malformed > self.malformed {
+            counters.feed.mold_malformed.add(malformed - self.malformed);
+            self.malformed = malformed;
         }
     }
 }

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::feed_thread::{self, FeedHandle, FeedState, HotEnds};
+use super::feed_thread::{self, session_of, FeedHandle, FeedState, HotEnds, MoldReported};
 use super::idle::Idle;
 use super::recorder::{Recorder, RecorderError, RecoveryReport};
 use super::{Action, CommandError, Engine, Outbox, Record, Reply, INPUT_RESERVE};
@@ -233,8 +233,7 @@ pub struct Runtime {
     recovery: RecoveryReport,
     /// MoldUDP64 gaps, malformed packets and stack frames sent, as last
     /// published to the metrics (the sources count cumulatively).
-    gaps_reported: u64,
-    malformed_reported: u64,
+    mold_reported: MoldReported,
     tx_reported: u64,
 }
 
@@ -334,8 +333,7 @@ impl Runtime {
             halted: None,
             stats: RuntimeStats::default(),
             recovery,
-            gaps_reported: 0,
-            malformed_reported: 0,
+            mold_reported: MoldReported::default(),
             tx_reported: 0,
         };
         if let Some(c) = rt.control.as_mut() {
@@ -752,25 +750,17 @@ impl Runtime {
             counters,
             trigger,
             stats,
+            mold_reported,
             ..
         } = self;
         let Some(FeedState { sessions, books }) = feed.as_mut() else {
             return 0;
         };
         let mut work = net.udp_recv(|payload, _from| {
-            // A retransmission belongs to the session whose name it carries.
-            let Some(name) = payload.get(..10) else {
-                return;
-            };
-            let idx = sessions
-                .iter()
-                .position(|s| s.session().is_some_and(|n| n[..] == *name))
-                .unwrap_or(0);
-            let rx_ts = now;
-            if let Some(s) = sessions.get_mut(idx) {
+            if let Some(s) = session_of(sessions, payload) {
                 s.on_packet(payload, &mut |_seq, msg| {
                     on_market_message(
-                        books, engine, outbox, counters, trigger, stats, now, msg, rx_ts,
+                        books, engine, outbox, counters, trigger, stats, now, msg, now,
                     )
                 });
             }
@@ -785,31 +775,12 @@ impl Runtime {
                     books, engine, outbox, counters, trigger, stats, now, msg, now,
                 )
             }) {
-                if net.udp_send(&req[..n]).is_ok() {
-                    counters.feed.mold_rerequests.inc();
-                    stats.rerequests_sent += 1;
+                if send_rerequest(net, &req[..n], counters, stats) {
                     work += 1;
-                } else {
-                    counters.feed.mold_rerequest_failures.inc();
-                    stats.rerequest_failures += 1;
                 }
             }
         }
-        let (gaps, malformed) = sessions.iter().fold((0, 0), |(g, m), s| {
-            let c = s.counters();
-            (g + c.gaps, m + c.malformed)
-        });
-        if gaps > self.gaps_reported {
-            counters.feed.mold_gaps.add(gaps - self.gaps_reported);
-            self.gaps_reported = gaps;
-        }
-        if malformed > self.malformed_reported {
-            counters
-                .feed
-                .mold_malformed
-                .add(malformed - self.malformed_reported);
-            self.malformed_reported = malformed;
-        }
+        mold_reported.publish(sessions, counters);
         if work > 0 {
             self.next_net_poll = now;
             work += self.perform(now);
@@ -850,13 +821,7 @@ impl Runtime {
         }
         work += sp.ends.requests.drain(REQUESTS_PER_CYCLE, |r| {
             let bytes = r.bytes.get(..usize::from(r.len)).unwrap_or(&[]);
-            if net.udp_send(bytes).is_ok() {
-                counters.feed.mold_rerequests.inc();
-                stats.rerequests_sent += 1;
-            } else {
-                counters.feed.mold_rerequest_failures.inc();
-                stats.rerequest_failures += 1;
-            }
+            send_rerequest(net, bytes, counters, stats);
         });
         if work > 0 {
             // Queued datagrams leave on the stack's poll this cycle.
@@ -979,6 +944,26 @@ impl Runtime {
         *trigger = None;
         n
     }
+}
+
+/// Hands one MoldUDP64 re-request to the UDP socket and counts it as sent
+/// or refused (the session asks again after its request timeout).
+#[inline]
+fn send_rerequest(
+    net: &mut NetStack,
+    bytes: &[u8],
+    counters: &HotCounters,
+    stats: &mut RuntimeStats,
+) -> bool {
+    let sent = net.udp_send(bytes).is_ok();
+    if sent {
+        counters.feed.mold_rerequests.inc();
+        stats.rerequests_sent += 1;
+    } else {
+        counters.feed.mold_rerequest_failures.inc();
+        stats.rerequest_failures += 1;
+    }
+    sent
 }
 
 /// One in-order ITCH message: into the books; a changed top of book into
