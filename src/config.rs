@@ -76,7 +76,7 @@ pub struct Config {
 pub enum IdleStrategy {
     /// Busy-spin (`spin_loop` hint): isolated bare-metal cores only.
     Spin,
-    /// Spin a while, then `yield_now`: shared cores, CI.
+    /// Spin for 50 µs of idleness, then `yield_now`: shared cores, CI.
     #[default]
     SpinYield,
     /// Spin, yield, then park for a short bounded time.

@@ -49,4 +49,5 @@ pub mod net;
 pub mod nic;
 pub mod order;
 pub mod pool;
+pub mod prefetch;
 pub mod wire;

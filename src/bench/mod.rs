@@ -23,7 +23,7 @@
 //!
 //! On two cores shared with everything else, the hot thread and the driver
 //! each get one core (pinned) and both use the `spin_yield` idle strategy:
-//! they spin while there is work and yield the core after 64 idle polls, so
+//! they spin while there is work and yield the core after 50 µs without, so
 //! the control plane and the kernel's softirqs still get to run. The control
 //! plane (and the control-load generator) run on the driver's core, as a
 //! desk keeps the hot thread's core for the hot thread. Bare-metal figures

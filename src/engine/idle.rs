@@ -8,12 +8,20 @@
 //! Nothing here allocates.
 
 use crate::config::IdleStrategy;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Idle cycles spun before `spin_yield` and `park` yield.
+/// Idle cycles spun before `spin_yield` and `park` start looking at the
+/// time (and between two looks): the clock is read once per this many.
 pub const SPINS_BEFORE_YIELD: u32 = 64;
-/// Idle cycles (spinning, then yielding) before `park` sleeps.
-pub const IDLES_BEFORE_PARK: u32 = 1_024;
+/// How long `spin_yield` and `park` keep spinning on an idle thread before
+/// they yield: longer than a closed-loop round trip with the venue, so a
+/// thread waiting for the next trigger stays hot (a yield is a system call:
+/// it leaves the caches, TLB and branch history colder for the trigger
+/// after it), short enough that a thread sharing a core with the one it
+/// waits for hands the core over within tens of microseconds.
+pub const SPIN_WINDOW: Duration = Duration::from_micros(50);
+/// Yields before `park` sleeps.
+pub const YIELDS_BEFORE_PARK: u32 = 1_024;
 /// The longest `park` sleeps at once.
 pub const PARK_MAX: Duration = Duration::from_micros(200);
 
@@ -22,6 +30,11 @@ pub const PARK_MAX: Duration = Duration::from_micros(200);
 pub struct Idle {
     strategy: IdleStrategy,
     idle_cycles: u32,
+    /// When the spinning window of this idle stretch began (read after
+    /// the first [`SPINS_BEFORE_YIELD`] idle cycles).
+    spin_start: Option<Instant>,
+    /// Idle cycles since the window ran out (0: still spinning).
+    yields: u32,
 }
 
 impl Idle {
@@ -30,6 +43,8 @@ impl Idle {
         Idle {
             strategy,
             idle_cycles: 0,
+            spin_start: None,
+            yields: 0,
         }
     }
 
@@ -42,31 +57,43 @@ impl Idle {
     #[inline]
     pub fn reset(&mut self) {
         self.idle_cycles = 0;
+        self.spin_start = None;
+        self.yields = 0;
     }
 
     /// A cycle found nothing to do. `until_deadline` bounds a `park` sleep
     /// (the next timer of the engine, the network stack or the sessions).
     #[inline]
     pub fn idle(&mut self, until_deadline: Duration) {
-        self.idle_cycles = self.idle_cycles.saturating_add(1);
-        match self.strategy {
-            IdleStrategy::Spin => core::hint::spin_loop(),
-            IdleStrategy::SpinYield => {
-                if self.idle_cycles < SPINS_BEFORE_YIELD {
-                    core::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
+        if self.strategy == IdleStrategy::Spin || self.spinning() {
+            core::hint::spin_loop();
+            return;
+        }
+        self.yields = self.yields.saturating_add(1);
+        if self.strategy == IdleStrategy::Park && self.yields > YIELDS_BEFORE_PARK {
+            std::thread::park_timeout(until_deadline.min(PARK_MAX));
+        } else {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Whether this idle cycle still spins: within [`SPIN_WINDOW`] of the
+    /// stretch's start (the clock read every [`SPINS_BEFORE_YIELD`] cycles).
+    #[inline]
+    fn spinning(&mut self) -> bool {
+        if self.yields > 0 {
+            return false;
+        }
+        self.idle_cycles = self.idle_cycles.wrapping_add(1);
+        if !self.idle_cycles.is_multiple_of(SPINS_BEFORE_YIELD) {
+            return true;
+        }
+        match self.spin_start {
+            None => {
+                self.spin_start = Some(Instant::now());
+                true
             }
-            IdleStrategy::Park => {
-                if self.idle_cycles < SPINS_BEFORE_YIELD {
-                    core::hint::spin_loop();
-                } else if self.idle_cycles < IDLES_BEFORE_PARK {
-                    std::thread::yield_now();
-                } else {
-                    std::thread::park_timeout(until_deadline.min(PARK_MAX));
-                }
-            }
+            Some(t) => t.elapsed() < SPIN_WINDOW,
         }
     }
 }
@@ -89,14 +116,41 @@ mod tests {
     #[test]
     fn park_sleeps_at_most_its_bound() {
         let mut idle = Idle::new(IdleStrategy::Park);
-        for _ in 0..IDLES_BEFORE_PARK {
+        let start = Instant::now();
+        while idle.yields <= YIELDS_BEFORE_PARK {
             idle.idle(Duration::from_millis(50));
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "park never got past spinning and yielding"
+            );
         }
+        assert!(start.elapsed() >= SPIN_WINDOW, "it spun its window first");
         let t = Instant::now();
         idle.idle(Duration::from_secs(10));
         assert!(t.elapsed() < Duration::from_secs(5), "park is bounded");
         idle.reset();
-        assert_eq!(idle.idle_cycles, 0);
+        assert_eq!((idle.idle_cycles, idle.yields), (0, 0));
+        assert!(idle.spin_start.is_none());
+    }
+
+    #[test]
+    fn spin_yield_spins_its_window_then_yields() {
+        let mut idle = Idle::new(IdleStrategy::SpinYield);
+        let start = Instant::now();
+        let mut cycles = 0u64;
+        while idle.yields == 0 {
+            idle.idle(Duration::ZERO);
+            cycles += 1;
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "spin_yield never yielded"
+            );
+        }
+        assert!(start.elapsed() >= SPIN_WINDOW, "yielded before its window");
+        assert!(cycles > u64::from(SPINS_BEFORE_YIELD));
+        idle.reset();
+        idle.idle(Duration::ZERO);
+        assert_eq!(idle.yields, 0, "a reset starts a new window");
     }
 
     #[test]

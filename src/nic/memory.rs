@@ -18,7 +18,10 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One slot: a frame's bytes and its length.
+/// One slot: a frame's length and bytes, on a cache-line boundary (a
+/// frame of up to 120 bytes then spans two lines, not three: the receiver's
+/// core pulls each line over from the sender's).
+#[repr(C, align(64))]
 struct Slot {
     len: usize,
     bytes: [u8; MAX_FRAME_LEN],
