@@ -76,7 +76,8 @@ pub struct Config {
 pub enum IdleStrategy {
     /// Busy-spin (`spin_loop` hint): isolated bare-metal cores only.
     Spin,
-    /// Spin for 50 µs of idleness, then `yield_now`: shared cores, CI.
+    /// Spin `engine.spin_window_us` of idleness, then `yield_now`: shared
+    /// cores, CI.
     #[default]
     SpinYield,
     /// Spin, yield, then park for a short bounded time.
@@ -91,6 +92,10 @@ pub struct EngineConfig {
     pub core: Option<usize>,
     /// Idle strategy.
     pub idle: IdleStrategy,
+    /// `spin_yield` and `park`: how long an idle stretch spins before the
+    /// thread yields, µs. Longer than the gap between triggers keeps the
+    /// hot thread's caches warm; shorter hands a shared core over sooner.
+    pub spin_window_us: u64,
     /// Control commands drained per duty cycle at most.
     pub command_drain_limit: usize,
     /// Frames taken from the NIC per burst.
@@ -107,11 +112,19 @@ pub struct EngineConfig {
     pub feed_ring: usize,
 }
 
+impl EngineConfig {
+    /// `spin_window_us` as a duration.
+    pub fn spin_window(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.spin_window_us)
+    }
+}
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             core: None,
             idle: IdleStrategy::SpinYield,
+            spin_window_us: 50,
             command_drain_limit: 64,
             rx_burst: 32,
             feed_core: None,
@@ -582,6 +595,12 @@ impl Config {
                 "capacities must fit generational u32 handles",
             ));
         }
+        if self.engine.spin_window_us > 1_000_000 {
+            return Err(invalid(
+                "engine.spin_window_us",
+                "must be at most 1000000 (1 s): an idle thread yields after that",
+            ));
+        }
         if !self.engine.feed_ring.is_power_of_two() {
             return Err(invalid("engine.feed_ring", "must be a power of two"));
         }
@@ -746,6 +765,19 @@ mod tests {
     fn zero_capacity_names_the_key() {
         let err = Config::from_toml("[pools]\nparents = 0\n", Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("pools.parents"), "{err}");
+    }
+
+    #[test]
+    fn spin_window_is_bounded_and_read() {
+        let err = Config::from_toml("[engine]\nspin_window_us = 1000001\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("engine.spin_window_us"), "{err}");
+        let cfg = Config::from_toml("[engine]\nspin_window_us = 0\n", Path::new("x.toml")).unwrap();
+        assert_eq!(cfg.engine.spin_window(), std::time::Duration::ZERO);
+        assert_eq!(
+            Config::default().engine.spin_window(),
+            crate::engine::idle::SPIN_WINDOW
+        );
     }
 
     #[test]

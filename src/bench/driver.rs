@@ -122,6 +122,9 @@ fn venue_ns(origin: Instant) -> u64 {
     OPEN_NS + origin.elapsed().as_nanos() as u64
 }
 
+/// How close to a paced trigger's scheduled time the driver stops yielding.
+const PACE_SPIN: Duration = Duration::from_micros(20);
+
 /// Pumps `link` until `done(script)` or `limit` passes.
 #[allow(clippy::too_many_arguments)]
 fn pump_until<L: VenueLink + ?Sized>(
@@ -167,7 +170,10 @@ pub fn drive<L: VenueLink + ?Sized>(
 ) -> Result<DriverReport, String> {
     let origin = Instant::now();
     let mut script = VenueScript::new();
-    let mut idle = Idle::new(plan.idle);
+    // The venue is the harness, not floe: it yields soon after running out
+    // of work, leaving its core to the control plane and the load
+    // generator that share it.
+    let mut idle = Idle::new(plan.idle, Duration::ZERO);
     let _ = progress.send(Progress::Listening);
     pump_until(
         link,
@@ -255,8 +261,19 @@ pub fn drive<L: VenueLink + ?Sized>(
                     }
                     break;
                 }
-                link.pump(venue_ns(origin), &mut script)
+                let moved = link
+                    .pump(venue_ns(origin), &mut script)
                     .map_err(|e| format!("venue transport: {e}"))?;
+                // Far from the scheduled time an idle driver yields its core
+                // (the control plane and the load generator share it);
+                // close to it, it spins so the trigger leaves on time.
+                if moved {
+                    idle.reset();
+                } else if sched - now > PACE_SPIN {
+                    idle.idle(Duration::ZERO);
+                } else {
+                    core::hint::spin_loop();
+                }
             }
             sched
         };

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::config::IdleStrategy;
 use crate::engine::idle::Idle;
 use crate::engine::runtime::{Runtime, RuntimeStats};
 
@@ -110,11 +109,10 @@ pub struct HotReport {
 
 /// Runs `path` until [`Phase::stop`], idling with `idle` when a cycle found
 /// nothing, and returns the histograms per slot.
-pub fn run<H: HotPath>(path: &mut H, phase: &Phase, idle: IdleStrategy) -> HotReport {
+pub fn run<H: HotPath>(path: &mut H, phase: &Phase, mut idle: Idle) -> HotReport {
     let mut slots: Vec<Histogram<u64>> = (0..SLOTS)
         .map(|_| Histogram::new_from(path.tick_to_trade()))
         .collect();
-    let mut idle = Idle::new(idle);
     let mut current = phase.slot.load(Ordering::Acquire);
     phase.ack.store(current, Ordering::Release);
     let mut n: u32 = 0;

@@ -57,6 +57,7 @@ use serde::Serialize;
 
 use crate::config::{ApiKey, Config, IdleStrategy, NicBackend};
 use crate::control::{self, gateway, metrics::HotCounters};
+use crate::engine::idle::Idle;
 use crate::engine::runtime::{Runtime, RuntimeStats, SplitFeed};
 use crate::nic::Nic;
 use crate::time::WallClock;
@@ -115,6 +116,9 @@ pub struct BenchOptions {
     pub driver_core: Option<usize>,
     /// Idle strategy of both threads.
     pub idle: IdleStrategy,
+    /// How long the hot thread spins when idle before it yields, µs
+    /// (`engine.spin_window_us`; the venue driver yields at once).
+    pub spin_window_us: u64,
     /// Where the journals go (default: a fresh directory under /dev/shm,
     /// else the temp directory); removed afterwards.
     pub journal_dir: Option<PathBuf>,
@@ -139,6 +143,7 @@ impl Default for BenchOptions {
             hot_core: Some(1),
             driver_core: Some(0),
             idle: IdleStrategy::SpinYield,
+            spin_window_us: 50,
             journal_dir: None,
             child_timeout: Duration::from_secs(5),
             split: false,
@@ -612,8 +617,9 @@ fn run_side(opts: &BenchOptions, spec: SideSpec) -> Result<SideRun, String> {
     let hot = {
         let phase = phase.clone();
         let core = opts.hot_core;
-        let idle = opts.idle;
-        let cfg = cfg.clone();
+        let mut cfg = cfg.clone();
+        cfg.engine.spin_window_us = opts.spin_window_us;
+        let idle = Idle::new(opts.idle, cfg.engine.spin_window());
         let listening = wait(Progress::Listening, Duration::from_secs(30));
         move || -> Result<Worker<Result<HotReport, String>>, String> {
             listening?;

@@ -23,8 +23,10 @@ use floe::config::IdleStrategy;
 /// duty cycle takes them.
 ///
 /// Threads: the hot thread and the venue driver are pinned to their own
-/// cores and spin, yielding after 64 idle polls (`--idle spin_yield`):
-/// on a 2-core shared host two pure spinners starve everything else.
+/// cores (`--idle spin_yield`): the hot thread spins `--spin-window-us` of
+/// each idle stretch before it yields, the venue driver yields soon after
+/// running out of work (it shares its core with the control plane): on a
+/// 2-core shared host two pure spinners starve everything else.
 ///
 /// `--split` also measures floe in split mode in the same run (memory or
 /// af_packet): the feed handler on its own thread (`--feed-core`, default
@@ -76,6 +78,10 @@ pub struct Args {
     /// Idle strategy of both threads: spin, spin_yield, park.
     #[arg(long, default_value = "spin_yield")]
     pub idle: String,
+    /// spin_yield and park: how long the hot thread spins when idle before
+    /// it yields, µs (`engine.spin_window_us`).
+    #[arg(long, default_value_t = 50)]
+    pub spin_window_us: u64,
     /// Directory for the journals (default: under /dev/shm); removed after.
     #[arg(long)]
     pub journal_dir: Option<PathBuf>,
@@ -254,6 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hot_core: pin.then_some(args.hot_core),
         driver_core: pin.then_some(args.driver_core),
         idle,
+        spin_window_us: args.spin_window_us,
         journal_dir: args.journal_dir.clone(),
         child_timeout: Duration::from_millis(args.child_timeout_ms.max(1)),
         split: args.split,

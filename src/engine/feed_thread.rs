@@ -195,7 +195,7 @@ pub fn spawn(
         reported: MoldReported::default(),
     };
     let core = cfg.engine.feed_core;
-    let idle = cfg.engine.idle;
+    let idle = Idle::new(cfg.engine.idle, cfg.engine.spin_window());
     let thread = std::thread::Builder::new()
         .name("floe-feed".into())
         .spawn(move || {
@@ -204,7 +204,7 @@ pub fn spawn(
                     tracing::warn!(core = c, "could not pin the feed thread; running unpinned");
                 }
             }
-            worker.run(Idle::new(idle))
+            worker.run(idle)
         })
         .map_err(|e| ConfigError::Invalid {
             key: "engine.feed_core",

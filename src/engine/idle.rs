@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 /// time (and between two looks): the clock is read once per this many.
 pub const SPINS_BEFORE_YIELD: u32 = 64;
 /// How long `spin_yield` and `park` keep spinning on an idle thread before
-/// they yield: longer than a closed-loop round trip with the venue, so a
-/// thread waiting for the next trigger stays hot (a yield is a system call:
-/// it leaves the caches, TLB and branch history colder for the trigger
-/// after it), short enough that a thread sharing a core with the one it
-/// waits for hands the core over within tens of microseconds.
+/// they yield, unless configured (`engine.spin_window_us`): longer than a
+/// closed-loop round trip with the venue, so a thread waiting for the next
+/// trigger stays hot (a yield is a system call: it leaves the caches, TLB
+/// and branch history colder for the trigger after it), short enough that a
+/// thread sharing a core with the one it waits for hands the core over
+/// within tens of microseconds.
 pub const SPIN_WINDOW: Duration = Duration::from_micros(50);
 /// Yields before `park` sleeps.
 pub const YIELDS_BEFORE_PARK: u32 = 1_024;
@@ -29,6 +30,8 @@ pub const PARK_MAX: Duration = Duration::from_micros(200);
 #[derive(Clone, Copy, Debug)]
 pub struct Idle {
     strategy: IdleStrategy,
+    /// How long an idle stretch spins before yielding.
+    window: Duration,
     idle_cycles: u32,
     /// When the spinning window of this idle stretch began (read after
     /// the first [`SPINS_BEFORE_YIELD`] idle cycles).
@@ -38,10 +41,13 @@ pub struct Idle {
 }
 
 impl Idle {
-    /// A fresh strategy.
-    pub fn new(strategy: IdleStrategy) -> Idle {
+    /// A fresh strategy that spins `window` of each idle stretch before it
+    /// yields (`spin_yield`, `park`; `Duration::ZERO` yields after
+    /// [`SPINS_BEFORE_YIELD`] idle cycles).
+    pub fn new(strategy: IdleStrategy, window: Duration) -> Idle {
         Idle {
             strategy,
+            window,
             idle_cycles: 0,
             spin_start: None,
             yields: 0,
@@ -77,7 +83,7 @@ impl Idle {
         }
     }
 
-    /// Whether this idle cycle still spins: within [`SPIN_WINDOW`] of the
+    /// Whether this idle cycle still spins: within the window of the
     /// stretch's start (the clock read every [`SPINS_BEFORE_YIELD`] cycles).
     #[inline]
     fn spinning(&mut self) -> bool {
@@ -93,7 +99,7 @@ impl Idle {
                 self.spin_start = Some(Instant::now());
                 true
             }
-            Some(t) => t.elapsed() < SPIN_WINDOW,
+            Some(t) => t.elapsed() < self.window,
         }
     }
 }
@@ -115,7 +121,7 @@ mod tests {
 
     #[test]
     fn park_sleeps_at_most_its_bound() {
-        let mut idle = Idle::new(IdleStrategy::Park);
+        let mut idle = Idle::new(IdleStrategy::Park, SPIN_WINDOW);
         let start = Instant::now();
         while idle.yields <= YIELDS_BEFORE_PARK {
             idle.idle(Duration::from_millis(50));
@@ -135,7 +141,7 @@ mod tests {
 
     #[test]
     fn spin_yield_spins_its_window_then_yields() {
-        let mut idle = Idle::new(IdleStrategy::SpinYield);
+        let mut idle = Idle::new(IdleStrategy::SpinYield, SPIN_WINDOW);
         let start = Instant::now();
         let mut cycles = 0u64;
         while idle.yields == 0 {
@@ -151,6 +157,19 @@ mod tests {
         idle.reset();
         idle.idle(Duration::ZERO);
         assert_eq!(idle.yields, 0, "a reset starts a new window");
+    }
+
+    #[test]
+    fn a_zero_window_yields_after_the_first_polls() {
+        let mut idle = Idle::new(IdleStrategy::SpinYield, Duration::ZERO);
+        for _ in 0..2 * SPINS_BEFORE_YIELD {
+            idle.idle(Duration::ZERO);
+        }
+        assert!(
+            idle.yields > 0,
+            "still spinning after {} polls",
+            2 * SPINS_BEFORE_YIELD
+        );
     }
 
     #[test]
