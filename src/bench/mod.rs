@@ -514,7 +514,26 @@ struct SideSpec {
 
 /// The parents: a zero-delay iceberg on the fill symbol and a pegged one on
 /// each pegged symbol, all buying at the limit.
+/// Waits (bounded) until `/healthz` says the engine is ready: the venue
+/// sees the login before the engine's readiness reaches the control plane.
+fn wait_engine_ready(client: &control_load::Client, limit: Duration) -> Result<(), String> {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let (status, text) = client.call("GET", "/healthz", "")?;
+        if status == 200 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > until {
+            return Err(format!(
+                "the engine was not ready within {limit:?}: {status} {text}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn create_parents(client: &control_load::Client) -> Result<Vec<u64>, String> {
+    wait_engine_ready(client, Duration::from_secs(10))?;
     let limit = "100.05";
     let mut ids = Vec::new();
     for i in 0..script::SYMBOLS {
