@@ -1417,7 +1417,7 @@ fn hot_thread(
     };
     tracing::debug!("journal {}: {}", cfg.journal.dir.display(), rt.recovery());
     let _ = ready.send(Ok(()));
-    let mut idle = Idle::new(cfg.engine.idle, cfg.engine.spin_window());
+    let mut idle = Idle::for_engine(&cfg.engine);
     let mut n: u32 = 0;
     loop {
         if rt.cycle() > 0 {

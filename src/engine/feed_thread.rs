@@ -195,7 +195,7 @@ pub fn spawn(
         reported: MoldReported::default(),
     };
     let core = cfg.engine.feed_core;
-    let idle = Idle::new(cfg.engine.idle, cfg.engine.spin_window());
+    let idle = Idle::for_engine(&cfg.engine);
     let thread = std::thread::Builder::new()
         .name("floe-feed".into())
         .spawn(move || {

@@ -7,7 +7,7 @@
 //! each other otherwise), `park` spins, yields, then sleeps a bounded time.
 //! Nothing here allocates.
 
-use crate::config::IdleStrategy;
+use crate::config::{EngineConfig, IdleStrategy};
 use std::time::{Duration, Instant};
 
 /// Idle cycles spun before `spin_yield` and `park` start looking at the
@@ -52,6 +52,12 @@ impl Idle {
             spin_start: None,
             yields: 0,
         }
+    }
+
+    /// The strategy and spin window an engine configuration names
+    /// (`engine.idle`, `engine.spin_window_us`).
+    pub fn for_engine(cfg: &EngineConfig) -> Idle {
+        Idle::new(cfg.idle, cfg.spin_window())
     }
 
     /// The strategy.

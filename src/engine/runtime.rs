@@ -323,7 +323,7 @@ impl Runtime {
             recorder,
             control,
             counters,
-            idle: Idle::new(cfg.engine.idle, cfg.engine.spin_window()),
+            idle: Idle::for_engine(&cfg.engine),
             rx_burst: cfg.engine.rx_burst,
             drain_limit: cfg.engine.command_drain_limit,
             scratch: [0; 512],
